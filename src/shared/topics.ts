@@ -1,0 +1,54 @@
+/**
+ * Kafka topics of the system and how they are created. Every service takes a {@link Topics}
+ * object (defaults below) so tests can use unique topics without touching shared state.
+ */
+import type { Admin } from 'kafkajs';
+
+/** Topic names used by one deployment. */
+export interface Topics {
+  /** Chat messages; key = conversation id, value = binary ChatMessage. Default "chat.messages". */
+  messages: string;
+  /** Compacted presence/read state; key = "<user>/<server>", value = binary PresenceEvent. Default "chat.presence". */
+  presence: string;
+}
+
+/** The production topic names. */
+export const DEFAULT_TOPICS: Readonly<Topics> = { messages: 'chat.messages', presence: 'chat.presence' };
+
+/** Topic names with a unique suffix, for tests and benchmarks. */
+export function uniqueTopics(suffix: string): Topics {
+  return { messages: `chat.messages.${suffix}`, presence: `chat.presence.${suffix}` };
+}
+
+/** Partition counts. Defaults: 6 message partitions, 3 presence partitions. */
+export interface TopicLayout {
+  messagePartitions?: number;
+  presencePartitions?: number;
+}
+
+/**
+ * Creates the topics when missing (idempotent; safe to call from every process at start-up)
+ * and waits until their leaders are elected.
+ */
+export async function ensureTopics(admin: Admin, topics: Topics, layout: TopicLayout = {}): Promise<void> {
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      {
+        topic: topics.messages,
+        numPartitions: layout.messagePartitions ?? 6,
+        replicationFactor: 1,
+        configEntries: [{ name: 'min.insync.replicas', value: '1' }],
+      },
+      {
+        topic: topics.presence,
+        numPartitions: layout.presencePartitions ?? 3,
+        replicationFactor: 1,
+        configEntries: [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'segment.ms', value: '600000' },
+        ],
+      },
+    ],
+  });
+}

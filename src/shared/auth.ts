@@ -31,6 +31,32 @@ function key(secret: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * The secret used in dev mode when CHAT_AUTH_SECRET is unset: public, so tokens minted with it
+ * prove nothing. Never accepted outside dev mode.
+ */
+export const DEV_AUTH_SECRET = 'dev-mode-only-insecure-secret-do-not-use-in-production';
+
+/**
+ * The auth secret from the environment: CHAT_AUTH_SECRET, or {@link DEV_AUTH_SECRET} when
+ * CHAT_DEV_MODE is on and the variable is unset. Throws CHAT_ERR_CONFIG naming the variable.
+ */
+export function authSecretFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  devMode: boolean,
+): string {
+  const secret = env.CHAT_AUTH_SECRET?.trim();
+  if (!secret) {
+    if (devMode) return DEV_AUTH_SECRET;
+    throw new ChatBackendError(
+      'CHAT_ERR_CONFIG',
+      'CHAT_AUTH_SECRET: required (at least 32 bytes) outside dev mode',
+    );
+  }
+  key(secret);
+  return secret;
+}
+
 /** Mints a token for a user, valid for ttlSeconds (default 1 day). */
 export async function signToken(
   userId: string,

@@ -1,0 +1,1 @@
+export { bundlePage, startWebServer, type WebServer, type WebServerOptions } from './server.js';

@@ -1,0 +1,118 @@
+/** What the writer tests share: generating and producing messages, reading back what was stored. */
+import type { Kysely } from 'kysely';
+import { onTestFinished } from 'vitest';
+import type { ChatMessage } from '../../../gen/chat/v1/message_pb.js';
+import { chatMessageRecord, newChatMessage } from '../../../src/shared/codec.js';
+import { openDatabase } from '../../../src/shared/db/database.js';
+import type { Database } from '../../../src/shared/db/schema.js';
+import { newMessageId } from '../../../src/shared/ids.js';
+import type { Topics } from '../../../src/shared/topics.js';
+import { infra, testKafka, unique } from '../../helpers/infra.js';
+
+/** `count` messages among a few unique users (so rows are counted by sender). */
+export function makeMessages(count: number, users = 8): { messages: ChatMessage[]; senders: string[] } {
+  const senders = Array.from({ length: users }, () => unique('w'));
+  const now = Date.now();
+  const messages = Array.from({ length: count }, (_, i) =>
+    newChatMessage({
+      messageId: newMessageId(now + i),
+      clientMessageId: `c${i}`,
+      senderId: senders[i % users] as string,
+      recipientId: senders[(i + 1) % users] as string,
+      body: `message ${i} ✓ \u0000`,
+      sentAtMs: now + i,
+    }),
+  );
+  return { messages, senders };
+}
+
+/** A connected producer, disconnected when the test finishes. */
+export async function testProducer() {
+  const producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  onTestFinished(() => producer.disconnect());
+  return producer;
+}
+
+/** Produces messages to the topic in chunks (one broker round trip per chunk). */
+export async function produce(
+  producer: Awaited<ReturnType<typeof testProducer>>,
+  topic: string,
+  messages: readonly ChatMessage[],
+  chunk = 1000,
+): Promise<void> {
+  for (let i = 0; i < messages.length; i += chunk) {
+    await producer.send({ topic, acks: -1, messages: messages.slice(i, i + chunk).map(chatMessageRecord) });
+  }
+}
+
+/** The test's own database handle (no migrations: the writer runs them), closed at the end. */
+export async function testDatabase(): Promise<Kysely<Database>> {
+  const database = await openDatabase({ url: infra().databaseUrl, maxConnections: 2 });
+  onTestFinished(() => database.close());
+  return database.db;
+}
+
+/** Rows stored for messages sent by these users: total and distinct message ids. */
+export async function storedCounts(db: Kysely<Database>, senders: readonly string[]) {
+  const row = await db
+    .selectFrom('messages')
+    .select((eb) => [
+      eb.fn.countAll<string>().as('rows'),
+      eb.fn.count<string>('message_id').distinct().as('ids'),
+    ])
+    .where('sender_id', 'in', senders)
+    .executeTakeFirstOrThrow();
+  return { rows: Number(row.rows), ids: Number(row.ids) };
+}
+
+/** Polls until check() returns true; throws with the last description after timeoutMs. */
+export async function waitUntil(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 20000,
+  describe: () => unknown = () => '',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(await describe())}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Committed offsets of a group on a topic minus the topic's end offsets, per partition (0 = caught up). */
+export async function uncommittedRecords(groupId: string, topic: string): Promise<number> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const ends = await admin.fetchTopicOffsets(topic);
+    let behind = 0;
+    for (const end of ends) {
+      const c = committed?.partitions.find((p) => p.partition === end.partition);
+      const at = c && Number(c.offset) >= 0 ? Number(c.offset) : 0;
+      behind += Number(end.high) - at;
+    }
+    return behind;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Topics for a writer test and the env a writer child process needs to use them. */
+export function writerEnv(
+  topics: Topics,
+  groupId: string,
+  databaseUrl = infra().databaseUrl,
+): NodeJS.ProcessEnv {
+  return {
+    KAFKA_BROKERS: infra().kafkaBrokers.join(','),
+    DATABASE_URL: databaseUrl,
+    WRITER_GROUP_ID: groupId,
+    WRITER_TOPIC_MESSAGES: topics.messages,
+    WRITER_TOPIC_PRESENCE: topics.presence,
+    WRITER_OPS_PORT: '0',
+    LOG_LEVEL: 'warn',
+  };
+}

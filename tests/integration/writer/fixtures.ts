@@ -116,3 +116,38 @@ export function writerEnv(
     LOG_LEVEL: 'warn',
   };
 }
+
+/**
+ * The contract chat servers rely on: for every partition, the group's committed offset N means
+ * the records 0..N-1 are all stored. Returns the partitions where that does not hold (the test
+ * topic holds only valid, distinct messages from `senders`, so "stored" = a row with that offset).
+ */
+export async function committedButNotStored(
+  db: Kysely<Database>,
+  groupId: string,
+  topic: string,
+  senders: readonly string[],
+): Promise<{ partition: number; committed: number; stored: number }[]> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  let committed: { partition: number; offset: string }[];
+  try {
+    committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
+  } finally {
+    await admin.disconnect();
+  }
+  const wrong: { partition: number; committed: number; stored: number }[] = [];
+  for (const { partition, offset } of committed) {
+    const n = Number(offset);
+    if (n <= 0) continue;
+    const row = await db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('sender_id', 'in', senders)
+      .where('kafka_partition', '=', partition)
+      .where('kafka_offset', '<', String(n))
+      .executeTakeFirstOrThrow();
+    if (Number(row.n) !== n) wrong.push({ partition, committed: n, stored: Number(row.n) });
+  }
+  return wrong;
+}

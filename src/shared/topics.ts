@@ -3,6 +3,7 @@
  * object (defaults below) so tests can use unique topics without touching shared state.
  */
 import type { Admin } from 'kafkajs';
+import { ChatBackendError } from './errors.js';
 
 /** Topic names used by one deployment. */
 export interface Topics {
@@ -51,4 +52,22 @@ export async function ensureTopics(admin: Admin, topics: Topics, layout: TopicLa
       },
     ],
   });
+}
+
+/**
+ * Topic names from the environment, the same variables for every service:
+ * CHAT_TOPIC_MESSAGES (default "chat.messages") and CHAT_TOPIC_PRESENCE (default "chat.presence").
+ */
+export function topicsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): Topics {
+  const name = (variable: string, fallback: string) => {
+    const value = env[variable]?.trim() || fallback;
+    if (!/^[A-Za-z0-9._-]{1,249}$/.test(value)) {
+      throw new ChatBackendError('CHAT_ERR_CONFIG', `${variable}: not a valid Kafka topic name: "${value}"`);
+    }
+    return value;
+  };
+  return {
+    messages: name('CHAT_TOPIC_MESSAGES', DEFAULT_TOPICS.messages),
+    presence: name('CHAT_TOPIC_PRESENCE', DEFAULT_TOPICS.presence),
+  };
 }

@@ -28,3 +28,12 @@ describe('config', () => {
     expect(envHostPorts({ K: 'a:1, b:2' }, 'K', '')).toEqual(['a:1', 'b:2']);
   });
 });
+
+describe('topicsFromEnv', () => {
+  it('defaults and overrides, and refuses invalid names', async () => {
+    const { topicsFromEnv } = await import('../../../src/shared/topics.js');
+    expect(topicsFromEnv({})).toEqual({ messages: 'chat.messages', presence: 'chat.presence' });
+    expect(topicsFromEnv({ CHAT_TOPIC_MESSAGES: 'm.x' }).messages).toBe('m.x');
+    expect(() => topicsFromEnv({ CHAT_TOPIC_PRESENCE: 'bad topic' })).toThrow('CHAT_TOPIC_PRESENCE: not a valid Kafka topic name');
+  });
+});

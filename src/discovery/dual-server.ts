@@ -1,0 +1,65 @@
+/**
+ * One cleartext port for HTTP/2 (gRPC with prior knowledge, Connect, gRPC-Web) and HTTP/1.1
+ * (Connect and gRPC-Web from browsers and curl).
+ *
+ * Node 20's `http2.createServer` refuses HTTP/1.1 (`allowHTTP1` only works with TLS, where
+ * ALPN picks the protocol). Without TLS the client's first bytes tell: an HTTP/2 connection
+ * starts with the fixed preface "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", HTTP/1.1 with a method. The
+ * TCP server peeks at those bytes, puts them back and hands the socket to the right server.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+
+/** Handles a request from either protocol (connect-node's adapter does). */
+export type DualHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+/** How much must arrive to tell the protocols apart ("PRI " vs "POST", "PUT ", "PATC"...). */
+const SNIFF_BYTES = 4;
+/** A connection that sends nothing for this long is closed, in ms. */
+const SNIFF_TIMEOUT_MS = 10_000;
+
+/** The TCP listener and the two protocol servers behind it. */
+export interface DualServer {
+  readonly tcp: net.Server;
+  readonly h1: http.Server;
+  readonly h2: http2.Http2Server;
+  /** Every open TCP connection (to cut the stragglers on close). */
+  readonly sockets: ReadonlySet<net.Socket>;
+}
+
+/** Creates the servers; call `tcp.listen(...)` to serve. */
+export function createDualServer(handler: DualHandler): DualServer {
+  const h2 = http2.createServer({}, handler);
+  const h1 = http.createServer({ keepAliveTimeout: 5000 }, handler);
+  const sockets = new Set<net.Socket>();
+  const tcp = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+    let head = Buffer.alloc(0);
+    const onReadable = () => {
+      for (;;) {
+        const chunk: Buffer | null = socket.read();
+        if (chunk === null) break;
+        head = Buffer.concat([head, chunk]);
+      }
+      if (head.length < SNIFF_BYTES) return;
+      socket.off('readable', onReadable);
+      socket.setTimeout(0);
+      socket.unshift(head);
+      const isH2 = head.subarray(0, SNIFF_BYTES).equals(PREFACE.subarray(0, SNIFF_BYTES));
+      (isH2 ? h2 : h1).emit('connection', socket);
+    };
+    socket.on('readable', onReadable);
+    socket.once('end', () => {
+      if (head.length < SNIFF_BYTES) socket.destroy();
+    });
+  });
+  return { tcp, h1, h2, sockets };
+}

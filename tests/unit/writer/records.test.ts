@@ -8,15 +8,8 @@ import { chatMessageRecord, newChatMessage } from '../../../src/shared/codec.js'
 import { messageBatch, presenceBatch } from '../../../src/writer/records.js';
 
 function record(value: Buffer | null, offset: number, key: Buffer | null = null): KafkaMessage {
-  return {
-    key,
-    value,
-    offset: String(offset),
-    timestamp: '0',
-    attributes: 0,
-    size: 0,
-    headers: {},
-  } as KafkaMessage;
+  const message = { key, value, offset: String(offset), timestamp: '0', attributes: 0, size: 0, headers: {} };
+  return message as unknown as KafkaMessage;
 }
 
 const message = (fields: Partial<Parameters<typeof newChatMessage>[0]> = {}) =>

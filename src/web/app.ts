@@ -156,6 +156,11 @@ async function signIn(config: PageConfig, user: string): Promise<void> {
   client = new ChatClient({ discoveryUrl: config.discoveryUrl, userId: user, token: getToken });
   client.on('state', (s) => setStatus(s === 'idle' ? 'offline' : s));
   client.on('message', onMessage);
+  client.on('welcome', (w) => {
+    const status = $('status');
+    status.dataset.server = w.serverId;
+    status.title = `chat server ${w.serverId}`;
+  });
   setStatus('connecting');
   void client.connect().catch(() => {});
   setInterval(() => void refreshPresence(config), 2000);

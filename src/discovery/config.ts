@@ -2,17 +2,9 @@
  * Discovery configuration from environment variables, validated at start-up with one-line
  * errors that name the variable.
  */
-import {
-  COMMON_DEFAULTS,
-  type Env,
-  envHostPorts,
-  envInt,
-  envOptional,
-  envPort,
-  envString,
-} from '../shared/config.js';
+import { COMMON_DEFAULTS, type Env, envHostPorts, envInt, envPort, envString } from '../shared/config.js';
 import { ChatBackendError } from '../shared/errors.js';
-import { DEFAULT_TOPICS, type Topics, uniqueTopics } from '../shared/topics.js';
+import { topicsFromEnv } from '../shared/topics.js';
 import { DEFAULT_DISCOVERY_PORT, type DiscoveryServerOptions } from './server.js';
 
 /** The options main.ts passes to createDiscoveryServer. */
@@ -26,9 +18,8 @@ export type DiscoveryConfig = Required<
 /**
  * Reads DISCOVERY_HOST (default 127.0.0.1), DISCOVERY_PORT (50051), ZOOKEEPER_CONNECT
  * (127.0.0.1:2181), ZOOKEEPER_SESSION_TIMEOUT_MS (6000, 1000..60000), KAFKA_BROKERS
- * (127.0.0.1:9092), CHAT_TOPIC_SUFFIX (unset: chat.messages/chat.presence; set: the topics of
- * uniqueTopics(suffix), e.g. chat.presence.<suffix>) and DISCOVERY_CORS_ORIGINS (comma-separated
- * origins or *, default *).
+ * (127.0.0.1:9092), CHAT_TOPIC_MESSAGES/CHAT_TOPIC_PRESENCE (see topicsFromEnv) and
+ * DISCOVERY_CORS_ORIGINS (comma-separated origins or *, default *).
  */
 export function readDiscoveryConfig(env: Env = process.env): DiscoveryConfig {
   const host = envString(env, 'DISCOVERY_HOST', '127.0.0.1');
@@ -38,14 +29,6 @@ export function readDiscoveryConfig(env: Env = process.env): DiscoveryConfig {
       `DISCOVERY_HOST: expected a host name or address, got "${host}"`,
     );
   }
-  const suffix = envOptional(env, 'CHAT_TOPIC_SUFFIX');
-  if (suffix !== undefined && !/^[A-Za-z0-9._-]{1,100}$/.test(suffix)) {
-    throw new ChatBackendError(
-      'CHAT_ERR_CONFIG',
-      `CHAT_TOPIC_SUFFIX: expected 1..100 characters of [A-Za-z0-9._-], got "${suffix}"`,
-    );
-  }
-  const topics: Topics = suffix === undefined ? { ...DEFAULT_TOPICS } : uniqueTopics(suffix);
   const corsOrigins = envString(env, 'DISCOVERY_CORS_ORIGINS', '*')
     .split(',')
     .map((s) => s.trim())
@@ -64,7 +47,7 @@ export function readDiscoveryConfig(env: Env = process.env): DiscoveryConfig {
     zookeeperConnect: envHostPorts(env, 'ZOOKEEPER_CONNECT', COMMON_DEFAULTS.zookeeperConnect).join(','),
     sessionTimeoutMs: envInt(env, 'ZOOKEEPER_SESSION_TIMEOUT_MS', 6000, 1000, 60000),
     kafkaBrokers: envHostPorts(env, 'KAFKA_BROKERS', COMMON_DEFAULTS.kafkaBrokers),
-    topics,
+    topics: topicsFromEnv(env),
     corsOrigins,
   };
 }

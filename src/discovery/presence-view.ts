@@ -31,7 +31,8 @@ export interface PresenceViewOptions {
 
 /** The latest presence event per user and chat server. */
 export class PresenceView {
-  readonly #byUser = new Map<string, Map<string, PresenceEvent>>();
+  /** What has been read so far. */
+  readonly table = new PresenceTable();
   readonly #consumer: Consumer;
   readonly #kafka: Kafka;
   readonly #topics: Topics;
@@ -112,13 +113,23 @@ export class PresenceView {
     await this.#consumer.disconnect();
   }
 
-  /** Applies one record of the presence topic; a null value (tombstone) forgets the pair. */
+  /** Applies one record (see {@link PresenceTable.apply}). */
   apply(key: string, value: Buffer | Uint8Array | null): void {
     this.#records++;
+    this.table.apply(key, value, this.#log);
+  }
+}
+
+/** Per user, the latest PresenceEvent of each chat server. */
+export class PresenceTable {
+  readonly #byUser = new Map<string, Map<string, PresenceEvent>>();
+
+  /** Applies one record of the presence topic; a null value (tombstone) forgets the pair. */
+  apply(key: string, value: Buffer | Uint8Array | null, log?: Logger): void {
     // Server ids never contain '/', user ids may: split at the last one.
     const slash = key.lastIndexOf('/');
     if (slash <= 0) {
-      this.#log?.warn({ key }, 'presence record with a malformed key; skipped');
+      log?.warn({ key }, 'presence record with a malformed key; skipped');
       return;
     }
     const userId = key.slice(0, slash);
@@ -133,7 +144,7 @@ export class PresenceView {
     try {
       event = decodePresenceEvent(value);
     } catch (err) {
-      this.#log?.warn({ err, key }, 'presence record that is no PresenceEvent; skipped');
+      log?.warn({ err, key }, 'presence record that is no PresenceEvent; skipped');
       return;
     }
     let servers = this.#byUser.get(userId);

@@ -57,7 +57,9 @@ export function presenceService(
       for (const [i, id] of ids.entries()) checkUserId(id, `user_ids[${i}]`);
       if (!presence) throw new ConnectError('presence is not configured on this server', Code.Unavailable);
       if (!presence.ready) throw new ConnectError('presence is not loaded yet', Code.Unavailable);
-      return create(GetPresenceResponseSchema, { presences: ids.map((id) => presence.get(id, isLive)) });
+      return create(GetPresenceResponseSchema, {
+        presences: ids.map((id) => presence.table.get(id, isLive)),
+      });
     },
   };
 }

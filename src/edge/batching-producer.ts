@@ -1,0 +1,171 @@
+/**
+ * Coalesces concurrent sends into one Kafka request. kafkajs has no linger setting: one awaited
+ * send per message is one broker round trip, so throughput would collapse to 1/RTT per
+ * connection. Here sends are queued; a flush takes up to `maxBatch` of them after `lingerMs` (at
+ * once when a full batch is waiting) and hands them to ONE `sendBatch(acks: -1)`. Only one flush
+ * is in flight at a time (the idempotent producer needs maxInFlightRequests 1); the next batch
+ * accumulates meanwhile, so batches grow by themselves under load.
+ *
+ * Failure: a batch that fails, or is not acknowledged within `sendTimeoutMs`, rejects each of its
+ * sends with CHAT_ERR_UNAVAILABLE (the client resends with the same client_message_id). A
+ * timed-out batch may still be written later; downstream dedupe by (sender, client_message_id)
+ * absorbs that. Sends that waited longer than `sendTimeoutMs` in the queue are rejected too, and
+ * a full queue rejects at once: memory stays bounded while Kafka is down.
+ */
+import type { Message, RecordMetadata, TopicMessages } from 'kafkajs';
+import { ChatBackendError } from '../shared/errors.js';
+
+/** The part of a kafkajs producer this needs. */
+export interface BatchSender {
+  sendBatch(batch: { topicMessages: TopicMessages[]; acks: number }): Promise<RecordMetadata[]>;
+}
+
+/** Options of {@link createBatchingProducer}. */
+export interface BatchingProducerOptions {
+  sender: BatchSender;
+  /** How long a flush waits for more sends, in ms. Default 2. */
+  lingerMs?: number;
+  /** Most messages per Kafka request. Default 500. */
+  maxBatch?: number;
+  /** Most queued (not yet flushed) messages; more are rejected with CHAT_ERR_UNAVAILABLE. Default 20000. */
+  maxQueued?: number;
+  /** How long a send may take from enqueue to ack before it is rejected, in ms. Default 5000. */
+  sendTimeoutMs?: number;
+  /** Observes each finished batch (size, duration in ms, ok). */
+  onBatch?: (size: number, durationMs: number, ok: boolean) => void;
+}
+
+/** A queue in front of one producer. */
+export interface BatchingProducer {
+  /** Resolves once Kafka acknowledged the message (acks -1). */
+  send(topic: string, message: Message): Promise<void>;
+  /** Resolves when everything queued so far has been settled. */
+  flush(): Promise<void>;
+  /** Messages waiting for a flush. */
+  readonly queued: number;
+}
+
+interface Item {
+  topic: string;
+  message: Message;
+  enqueuedAt: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+function unavailable(message: string, cause?: unknown): ChatBackendError {
+  return new ChatBackendError('CHAT_ERR_UNAVAILABLE', message, { cause });
+}
+
+/** Creates a batching producer over a connected kafkajs producer (or a fake). */
+export function createBatchingProducer(options: BatchingProducerOptions): BatchingProducer {
+  const lingerMs = options.lingerMs ?? 2;
+  const maxBatch = options.maxBatch ?? 500;
+  const maxQueued = options.maxQueued ?? 20000;
+  const sendTimeoutMs = options.sendTimeoutMs ?? 5000;
+  let queue: Item[] = [];
+  let inFlight: Promise<void> | undefined;
+  let lingerTimer: NodeJS.Timeout | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  const idleWaiters: (() => void)[] = [];
+
+  function settleIdle(): void {
+    if (queue.length > 0 || inFlight) return;
+    clearInterval(sweepTimer);
+    sweepTimer = undefined;
+    for (const w of idleWaiters.splice(0)) w();
+  }
+
+  /** Rejects queued sends that waited too long (Kafka slow or down). */
+  function sweep(): void {
+    const limit = Date.now() - sendTimeoutMs;
+    if (queue.length === 0 || queue[0]!.enqueuedAt > limit) return;
+    const keep: Item[] = [];
+    for (const item of queue) {
+      if (item.enqueuedAt <= limit) item.reject(unavailable('Kafka did not accept the message in time'));
+      else keep.push(item);
+    }
+    queue = keep;
+    settleIdle();
+  }
+
+  function schedule(): void {
+    if (inFlight || queue.length === 0) return;
+    if (queue.length >= maxBatch) {
+      clearTimeout(lingerTimer);
+      lingerTimer = undefined;
+      startFlush();
+    } else if (!lingerTimer) {
+      lingerTimer = setTimeout(() => {
+        lingerTimer = undefined;
+        startFlush();
+      }, lingerMs);
+    }
+  }
+
+  function startFlush(): void {
+    if (inFlight || queue.length === 0) return;
+    const batch = queue.splice(0, maxBatch);
+    const byTopic = new Map<string, Message[]>();
+    for (const item of batch) {
+      const list = byTopic.get(item.topic);
+      if (list) list.push(item.message);
+      else byTopic.set(item.topic, [item.message]);
+    }
+    const started = Date.now();
+    let settled = false;
+    const settle = (err: Error | undefined) => {
+      if (settled) return;
+      settled = true;
+      options.onBatch?.(batch.length, Date.now() - started, !err);
+      for (const item of batch) {
+        if (err) item.reject(err);
+        else item.resolve();
+      }
+    };
+    const timeout = setTimeout(
+      () => settle(unavailable('Kafka did not acknowledge the message in time')),
+      Math.max(1, sendTimeoutMs - (started - (batch[0]?.enqueuedAt ?? started))),
+    );
+    const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    inFlight = options.sender
+      .sendBatch({ topicMessages, acks: -1 })
+      .then(
+        () => settle(undefined),
+        (err: unknown) => settle(unavailable('Kafka is unavailable', err)),
+      )
+      .finally(() => {
+        clearTimeout(timeout);
+        inFlight = undefined;
+        schedule();
+        settleIdle();
+      });
+  }
+
+  return {
+    get queued() {
+      return queue.length;
+    },
+    send(topic, message) {
+      if (queue.length >= maxQueued)
+        return Promise.reject(unavailable('too many messages waiting for Kafka'));
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ topic, message, enqueuedAt: Date.now(), resolve, reject });
+        if (!sweepTimer) {
+          sweepTimer = setInterval(sweep, Math.max(10, Math.min(250, sendTimeoutMs / 4)));
+          sweepTimer.unref();
+        }
+        schedule();
+      });
+    },
+    flush() {
+      if (queue.length === 0 && !inFlight) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        idleWaiters.push(resolve);
+        clearTimeout(lingerTimer);
+        lingerTimer = undefined;
+        startFlush();
+      });
+    },
+  };
+}

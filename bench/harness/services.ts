@@ -1,0 +1,73 @@
+/**
+ * Servers under test as child processes, started the way `npm start` starts them
+ * (src/stack/supervisor.ts), with their output kept quiet unless BENCH_VERBOSE=1 (the last lines
+ * are shown when one fails to start).
+ */
+import { type Service, startService, stopServices } from '../../src/stack/supervisor.js';
+import type { WatchedProcess } from './proc-stats.js';
+
+/** A started server. */
+export interface BenchService {
+  service: Service;
+  /** The line that matched the ready pattern. */
+  readyLine: string;
+}
+
+/** Starts a TypeScript entry as a child process and waits for its ready line. */
+export async function startBenchService(
+  name: string,
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  readyPattern: RegExp,
+  timeoutMs = 60000,
+): Promise<BenchService> {
+  const tail: string[] = [];
+  const verbose = process.env.BENCH_VERBOSE === '1';
+  const service = startService({
+    name,
+    entry,
+    env,
+    readyPattern,
+    print: (line) => {
+      if (verbose) console.log(line);
+      tail.push(line);
+      if (tail.length > 40) tail.shift();
+    },
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const readyLine = await Promise.race([
+      service.ready,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${name}: not ready after ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { service, readyLine };
+  } catch (err) {
+    service.child.kill('SIGKILL');
+    throw new Error(`${(err as Error).message}\n${tail.join('\n')}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Stops services (SIGTERM, then SIGKILL after graceMs). */
+export async function stopBenchServices(services: BenchService[], graceMs = 12000): Promise<void> {
+  await stopServices(
+    services.map((s) => s.service),
+    graceMs,
+  );
+}
+
+/** The services as sampled processes. */
+export function watched(services: BenchService[]): WatchedProcess[] {
+  return services.map((s) => ({
+    name: s.service.name,
+    pids: () => (s.service.child.pid ? [s.service.child.pid] : []),
+  }));
+}
+
+/** The last whitespace-separated word of a ready line ("relay ready ws://..." -> the URL). */
+export function lastWord(line: string): string {
+  return line.trim().split(/\s+/).at(-1) ?? '';
+}

@@ -32,6 +32,21 @@ export interface TopicLayout {
  * and waits until their leaders are elected.
  */
 export async function ensureTopics(admin: Admin, topics: Topics, layout: TopicLayout = {}): Promise<void> {
+  // Right after a create or delete the broker's metadata can lag ("does not host this
+  // topic-partition", "leader not available"): retry for a few seconds before giving up.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await createTopics(admin, topics, layout);
+      return;
+    } catch (err) {
+      const retriable = (err as { retriable?: boolean }).retriable === true || /topic-partition|leader/i.test(String(err));
+      if (!retriable || attempt >= 20) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function createTopics(admin: Admin, topics: Topics, layout: TopicLayout): Promise<void> {
   await admin.createTopics({
     waitForLeaders: true,
     topics: [

@@ -13,7 +13,8 @@
  *    dropped - exact, by (partition, offset), not by time;
  * 3. if the live buffer overflowed meanwhile, it is dropped (remembering the smallest dropped
  *    key), a new snapshot P' is taken in the same synchronous step, the writer is waited for
- *    again and the database read rewinds to that key, skipping ids already sent;
+ *    again and the database read rewinds to that key, skipping ids already sent; the buffer's
+ *    room doubles on each rewind, and after maxRewinds catch-up fails (1013, reconnect);
  * 4. flush the buffer (minus ids already sent), send CatchUpDone, switch to LIVE - synchronously,
  *    so no live record slips between the flush and the switch.
  * The socket's unsent bytes are bounded between pages, so a slow reader does not make the
@@ -59,7 +60,7 @@ export class LiveGate {
   #overflowMin: CatchUpKey | undefined;
   /** Ids sent from the database whose live copy may still arrive. */
   readonly pendingLiveDupes = new Map<string, KafkaPosition>();
-  readonly #limit: number;
+  #limit: number;
 
   constructor(bufferLimit: number) {
     this.#limit = bufferLimit;
@@ -94,11 +95,15 @@ export class LiveGate {
     return undefined;
   }
 
-  /** Ends an overflow: returns the smallest dropped key and buffers again from here. */
+  /**
+   * Ends an overflow: returns the smallest dropped key and buffers again from here, with twice
+   * the room (so sustained traffic cannot make catch-up rewind forever).
+   */
   takeOverflow(): CatchUpKey | undefined {
     const min = this.#overflowMin;
     this.#overflowMin = undefined;
     this.#buffer = [];
+    this.#limit *= 2;
     return min;
   }
 
@@ -144,8 +149,10 @@ export interface CatchUpDeps {
   timeoutMs: number;
   /** Pause between pages while the socket holds more unsent bytes than this. */
   maxPendingBytes: number;
-  /** Most ids remembered for a rewind after an overflow; beyond it an overflow fails the catch-up. */
+  /** Most ids remembered for a rewind after an overflow; beyond it an overflow fails the catch-up. Default 100000. */
   maxRememberedIds?: number;
+  /** Most rewinds (each doubles the live buffer) before catch-up gives up with UNAVAILABLE. Default 8. */
+  maxRewinds?: number;
 }
 
 /** What catch-up did. */
@@ -276,7 +283,7 @@ export async function runCatchUp(
     if (!gate.overflowed) break;
     // The live buffer overflowed: everything it dropped is below the new snapshot, so it will be
     // in the database once the writer passes it; re-read from the smallest dropped key.
-    if (!sentIds) {
+    if (!sentIds || rewinds >= (deps.maxRewinds ?? 8)) {
       throw new ChatBackendError('CHAT_ERR_UNAVAILABLE', 'too many messages arrived during catch-up');
     }
     const droppedMin = gate.takeOverflow()!;

@@ -3,8 +3,8 @@
  * consumer group, so it sees every message, and hands each to the local sessions of its
  * recipient and sender. A record for nobody here is skipped from its headers, undecoded.
  *
- * The consumer starts exactly at the topic's end offsets at start-up (written as the new group's
- * committed offsets before it joins). `positions[p]` is the next offset to process. Records are
+ * The consumer starts exactly at the topic's end offsets read at start-up (seeked before its
+ * first fetch; its group is new, unique per start). `positions[p]` is the next offset to process. Records are
  * handled synchronously, one after another with no await in between, so a snapshot of
  * `positions` taken together with registering a session (see {@link Delivery.register}) splits
  * the stream exactly: records below the snapshot are for the database, records at or above it
@@ -140,11 +140,6 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     async start() {
       const ends = await admin.fetchTopicOffsets(topic);
       for (const p of ends) positions.set(p.partition, Number(p.high));
-      await admin.setOffsets({
-        groupId,
-        topic,
-        partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
-      });
       const c = kafka.consumer(fastConsumerConfig(groupId));
       consumer = c;
       const joinedOnce = new Promise<void>((resolve, reject) => {
@@ -170,7 +165,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       });
       await c.connect();
       await c.subscribe({ topics: [topic], fromBeginning: false });
-      await c.run({
+      const running = c.run({
         autoCommit: true,
         autoCommitInterval: 5000,
         eachBatchAutoResolve: true,
@@ -191,6 +186,11 @@ export function createDelivery(options: DeliveryOptions): Delivery {
           );
         },
       });
+      // run() creates the group member synchronously; seeks queued now apply to the first
+      // fetch, so consumption starts exactly at the end offsets read above. (kafkajs'
+      // admin.setOffsets does the same with a throwaway consumer but costs a 5 s fetch wait.)
+      for (const p of ends) c.seek({ topic, partition: p.partition, offset: p.high });
+      await running;
       await joinedOnce;
     },
     async stop() {

@@ -15,6 +15,7 @@ export interface EdgeMetrics {
   consumerLag: Gauge<'partition'>;
   catchUpSeconds: Histogram;
   catchUpMessages: Counter;
+  catchUpRewinds: Counter;
   batchSize: Histogram;
 }
 
@@ -77,6 +78,11 @@ export function createEdgeMetrics(serverId: string): EdgeMetrics {
     catchUpMessages: new Counter({
       name: 'chat_edge_catch_up_messages_total',
       help: 'Stored messages sent during catch-up',
+      registers,
+    }),
+    catchUpRewinds: new Counter({
+      name: 'chat_edge_catch_up_rewinds_total',
+      help: 'Catch-ups whose live buffer overflowed and were re-read from the database',
       registers,
     }),
     batchSize: new Histogram({

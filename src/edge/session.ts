@@ -307,6 +307,7 @@ export class Session implements CatchUpSession {
       if (this.#closing) return;
       metrics.catchUpSeconds.observe((Date.now() - this.#connectedAt) / 1000);
       metrics.catchUpMessages.inc(result.delivered);
+      metrics.catchUpRewinds.inc(result.rewinds);
     };
     run().catch((err: unknown) => {
       if (this.#closing) return;

@@ -26,7 +26,7 @@ async function connectCall(path: string, body: Uint8Array | string, contentType:
   const res = await fetch(`${cluster.discoveryUrl}${path}`, {
     method: 'POST',
     headers: { 'content-type': contentType },
-    body,
+    body: typeof body === 'string' ? body : Buffer.from(body),
     signal: AbortSignal.timeout(10_000),
   });
   const text = await res.text();

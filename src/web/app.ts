@@ -30,6 +30,8 @@ const online = new Map<string, boolean>();
 let me = '';
 let peer = '';
 let client: ChatClient | undefined;
+let presenceSoon: ReturnType<typeof setTimeout> | undefined;
+let refreshPresenceNow: () => void = () => {};
 
 function setStatus(state: string): void {
   const el = $('status');
@@ -42,6 +44,9 @@ function ensurePerson(user: string): void {
   if (user === me || conversations.has(user)) return;
   conversations.set(user, []);
   renderPeople();
+  // A new person: ask for their presence now rather than at the next poll.
+  clearTimeout(presenceSoon);
+  presenceSoon = setTimeout(() => refreshPresenceNow(), 50);
 }
 
 function renderPeople(): void {
@@ -163,7 +168,8 @@ async function signIn(config: PageConfig, user: string): Promise<void> {
   });
   setStatus('connecting');
   void client.connect().catch(() => {});
-  setInterval(() => void refreshPresence(config), 2000);
+  refreshPresenceNow = () => void refreshPresence(config);
+  setInterval(refreshPresenceNow, 2000);
 }
 
 async function main(): Promise<void> {

@@ -40,7 +40,12 @@ async function bodies(page: Page): Promise<string[]> {
 describe('browser chat page', () => {
   it('chats live across two chat servers, then delivers what waited while one was away', async () => {
     const system = await startInProcessSystem({ edges: 2 });
-    const web = await startWebServer({ port: 0, discoveryUrl: system.discoveryUrl, devMode: true, authSecret: TEST_SECRET });
+    const web = await startWebServer({
+      port: 0,
+      discoveryUrl: system.discoveryUrl,
+      devMode: true,
+      authSecret: TEST_SECRET,
+    });
     onTestFinished(() => web.close());
     const [alice, bob] = [unique('alice'), unique('bob')];
 
@@ -68,9 +73,13 @@ describe('browser chat page', () => {
       await a.fill('#send-body', text);
       await a.click('#send-button');
     }
-    await a.waitForFunction(() => document.querySelectorAll('#messages li.mine:not(.pending)').length === 3, undefined, {
-      timeout: 20000,
-    });
+    await a.waitForFunction(
+      () => document.querySelectorAll('#messages li.mine:not(.pending)').length === 3,
+      undefined,
+      {
+        timeout: 20000,
+      },
+    );
 
     // Bob comes back: the conversation, including what waited, is there in order.
     b = await signIn(web.url, bob);

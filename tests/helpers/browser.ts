@@ -12,7 +12,8 @@ export const CHROMIUM_PATH = '/usr/bin/chromium';
 /** Makes sure Debian's chromium is installed. */
 export function ensureChromium(): void {
   if (existsSync(CHROMIUM_PATH)) return;
-  if (process.getuid?.() !== 0) throw new Error(`${CHROMIUM_PATH} is missing: run "apt-get install chromium" as root`);
+  if (process.getuid?.() !== 0)
+    throw new Error(`${CHROMIUM_PATH} is missing: run "apt-get install chromium" as root`);
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
   execFileSync('apt-get', ['install', '-y', '-qq', 'chromium'], {
     stdio: 'inherit',

@@ -3,9 +3,12 @@
  * and writer group: discovery, N chat servers, a writer. For SDK, CLI and browser tests that
  * need the real pieces but not separate processes (fault tests use tests/helpers/cluster.ts).
  */
+import { createClient } from '@connectrpc/connect';
 import { onTestFinished } from 'vitest';
+import { DiscoveryService } from '../../gen/chat/v1/discovery_pb.js';
+import { ChatClient } from '../../src/client/chat-client.js';
 import { createDiscoveryServer, type DiscoveryServer } from '../../src/discovery/index.js';
-import { createEdgeServer, type EdgeServer, type EdgeOptions } from '../../src/edge/index.js';
+import { createEdgeServer, type EdgeOptions, type EdgeServer } from '../../src/edge/index.js';
 import { signToken } from '../../src/shared/auth.js';
 import type { Topics } from '../../src/shared/topics.js';
 import { createWriter, type Writer } from '../../src/writer/index.js';
@@ -48,12 +51,25 @@ export async function startInProcessSystem(
       ...options.edgeOptions,
     }),
   );
-  const discovery = createDiscoveryServer({ zookeeperConnect, basePath: zkBasePath, port: 0, kafkaBrokers, topics });
+  const discovery = createDiscoveryServer({
+    zookeeperConnect,
+    basePath: zkBasePath,
+    port: 0,
+    kafkaBrokers,
+    topics,
+  });
   onTestFinished(async () => {
     await Promise.allSettled(edges.map((e) => e.close()));
     await Promise.allSettled([writer.stop(), discovery.close()]);
   });
   await Promise.all([writer.start(), discovery.start(), ...edges.map((e) => e.start())]);
+  // Discovery learns of the servers through ZooKeeper watches: wait until it lists them all.
+  const rpc = createClient(DiscoveryService, ChatClient.transportFor(discovery.url));
+  const deadline = Date.now() + 15000;
+  while ((await rpc.listChatServers({})).servers.length < edges.length) {
+    if (Date.now() > deadline) throw new Error('discovery did not list every chat server in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
   return {
     topics,
     zkBasePath,

@@ -8,10 +8,14 @@ import type { ChatMessage } from '../../../gen/chat/v1/message_pb.js';
 import type { ChatClient, ChatClientState } from '../../../src/client/chat-client.js';
 import { ChatClientError } from '../../../src/client/errors.js';
 import { createNodeChatClient } from '../../../src/client/node.js';
-import { unique } from '../../helpers/infra.js';
 import { type InProcessSystem, startInProcessSystem } from '../../helpers/in-process-system.js';
+import { unique } from '../../helpers/infra.js';
 
-function client(system: InProcessSystem, user: string, extra: Partial<Parameters<typeof createNodeChatClient>[0]> = {}) {
+function client(
+  system: InProcessSystem,
+  user: string,
+  extra: Partial<Parameters<typeof createNodeChatClient>[0]> = {},
+) {
   const c = createNodeChatClient({
     discoveryUrl: system.discoveryUrl,
     userId: user,
@@ -120,7 +124,10 @@ describe('ChatClient', () => {
     await Promise.all(sends);
     await until(() => got.length >= 11, 'messages sent while moving');
     await sleep(300);
-    expect(got.map((m) => m.body)).toEqual(['before', ...Array.from({ length: 10 }, (_, i) => `during ${i}`)]);
+    expect(got.map((m) => m.body)).toEqual([
+      'before',
+      ...Array.from({ length: 10 }, (_, i) => `during ${i}`),
+    ]);
     expect(states).toContain('reconnecting');
     expect(b.state).toBe('connected');
     expect(b.welcome?.serverId).not.toBe(welcome.serverId);
@@ -137,6 +144,8 @@ describe('ChatClient', () => {
     expect(refused).toMatchObject({ code: 'TOO_LARGE', clientMessageId: 'big-1' });
     await expect(a.send('', 'hi')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     // The connection is still usable.
-    await expect(a.send(unique('bob'), 'fine')).resolves.toMatchObject({ clientMessageId: expect.any(String) });
+    await expect(a.send(unique('bob'), 'fine')).resolves.toMatchObject({
+      clientMessageId: expect.any(String),
+    });
   });
 });

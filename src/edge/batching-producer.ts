@@ -2,7 +2,8 @@
  * Coalesces concurrent sends into one Kafka request. kafkajs has no linger setting: one awaited
  * send per message is one broker round trip, so throughput would collapse to 1/RTT per
  * connection. Here sends are queued; a flush takes up to `maxBatch` of them after `lingerMs` (at
- * once when a full batch is waiting) and hands them to ONE `sendBatch(acks: -1)`. Only one flush
+ * once when a full batch is waiting) and hands them to ONE `sendBatch(acks: -1)`; a batch is also
+ * bounded in bytes, under the broker's message size limit. Only one flush
  * is in flight at a time (the idempotent producer needs maxInFlightRequests 1); the next batch
  * accumulates meanwhile, so batches grow by themselves under load.
  *
@@ -27,6 +28,11 @@ export interface BatchingProducerOptions {
   lingerMs?: number;
   /** Most messages per Kafka request. Default 500. */
   maxBatch?: number;
+  /**
+   * Most payload bytes (keys + values) per Kafka request. Default 900000: under the broker's
+   * default message.max.bytes (1 MiB), which a batch of large messages would otherwise exceed.
+   */
+  maxBatchBytes?: number;
   /** Most queued (not yet flushed) messages; more are rejected with CHAT_ERR_UNAVAILABLE. Default 20000. */
   maxQueued?: number;
   /** How long a send may take from enqueue to ack before it is rejected, in ms. Default 5000. */
@@ -48,6 +54,7 @@ export interface BatchingProducer {
 interface Item {
   topic: string;
   message: Message;
+  bytes: number;
   enqueuedAt: number;
   resolve: () => void;
   reject: (err: Error) => void;
@@ -57,13 +64,20 @@ function unavailable(message: string, cause?: unknown): ChatBackendError {
   return new ChatBackendError('CHAT_ERR_UNAVAILABLE', message, { cause });
 }
 
+function sizeOf(v: Buffer | string | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+}
+
 /** Creates a batching producer over a connected kafkajs producer (or a fake). */
 export function createBatchingProducer(options: BatchingProducerOptions): BatchingProducer {
   const lingerMs = options.lingerMs ?? 2;
   const maxBatch = options.maxBatch ?? 500;
+  const maxBatchBytes = options.maxBatchBytes ?? 900_000;
   const maxQueued = options.maxQueued ?? 20000;
   const sendTimeoutMs = options.sendTimeoutMs ?? 5000;
   let queue: Item[] = [];
+  let queuedBytes = 0;
   let inFlight: Promise<void> | undefined;
   let lingerTimer: NodeJS.Timeout | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
@@ -86,12 +100,13 @@ export function createBatchingProducer(options: BatchingProducerOptions): Batchi
       else keep.push(item);
     }
     queue = keep;
+    queuedBytes = keep.reduce((sum, item) => sum + item.bytes, 0);
     settleIdle();
   }
 
   function schedule(): void {
     if (inFlight || queue.length === 0) return;
-    if (queue.length >= maxBatch) {
+    if (queue.length >= maxBatch || queuedBytes >= maxBatchBytes) {
       clearTimeout(lingerTimer);
       lingerTimer = undefined;
       startFlush();
@@ -105,7 +120,16 @@ export function createBatchingProducer(options: BatchingProducerOptions): Batchi
 
   function startFlush(): void {
     if (inFlight || queue.length === 0) return;
-    const batch = queue.splice(0, maxBatch);
+    let take = 0;
+    let bytes = 0;
+    while (take < queue.length && take < maxBatch) {
+      const next = queue[take]!.bytes;
+      if (take > 0 && bytes + next > maxBatchBytes) break;
+      bytes += next;
+      take++;
+    }
+    const batch = queue.splice(0, take);
+    queuedBytes -= bytes;
     const byTopic = new Map<string, Message[]>();
     for (const item of batch) {
       const list = byTopic.get(item.topic);
@@ -150,7 +174,9 @@ export function createBatchingProducer(options: BatchingProducerOptions): Batchi
       if (queue.length >= maxQueued)
         return Promise.reject(unavailable('too many messages waiting for Kafka'));
       return new Promise<void>((resolve, reject) => {
-        queue.push({ topic, message, enqueuedAt: Date.now(), resolve, reject });
+        const bytes = sizeOf(message.key) + sizeOf(message.value) + 64;
+        queue.push({ topic, message, bytes, enqueuedAt: Date.now(), resolve, reject });
+        queuedBytes += bytes;
         if (!sweepTimer) {
           sweepTimer = setInterval(sweep, Math.max(10, Math.min(250, sendTimeoutMs / 4)));
           sweepTimer.unref();

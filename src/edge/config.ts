@@ -65,6 +65,8 @@ export interface EdgeOptions {
   lingerMs?: number;
   /** Most messages per Kafka request. Default 500. */
   maxBatch?: number;
+  /** Most payload bytes per Kafka request (under the broker's message.max.bytes). Default 900000. */
+  maxBatchBytes?: number;
   /** Most sends queued for Kafka; more get UNAVAILABLE. Default 20000. */
   maxQueuedSends?: number;
   /** From SendMessage to Kafka ack at most this long, else UNAVAILABLE, in ms. Default 5000. */
@@ -153,6 +155,7 @@ export function resolveEdgeOptions(o: EdgeOptions): ResolvedEdgeOptions {
     allowedOrigins: o.allowedOrigins,
     lingerMs: positive('lingerMs', o.lingerMs ?? 2, 0),
     maxBatch: positive('maxBatch', o.maxBatch ?? 500),
+    maxBatchBytes: positive('maxBatchBytes', o.maxBatchBytes ?? 900_000, 1024),
     maxQueuedSends: positive('maxQueuedSends', o.maxQueuedSends ?? 20000),
     sendTimeoutMs: positive('sendTimeoutMs', o.sendTimeoutMs ?? 5000, 10),
     catchUpTimeoutMs: positive('catchUpTimeoutMs', o.catchUpTimeoutMs ?? 15000, 10),

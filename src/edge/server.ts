@@ -154,6 +154,7 @@ export function createEdgeServer(edgeOptions: EdgeOptions): EdgeServer {
       sender: p,
       lingerMs: options.lingerMs,
       maxBatch: options.maxBatch,
+      maxBatchBytes: options.maxBatchBytes,
       maxQueued: options.maxQueuedSends,
       sendTimeoutMs: options.sendTimeoutMs,
       onBatch: (size) => metrics.batchSize.observe(size),

@@ -47,6 +47,9 @@ export async function ensureTopics(admin: Admin, topics: Topics, layout: TopicLa
 }
 
 async function createTopics(admin: Admin, topics: Topics, layout: TopicLayout): Promise<void> {
+  // Asking to create an existing topic makes kafkajs log an error; create only what is missing.
+  const existing = new Set(await admin.listTopics());
+  if (existing.has(topics.messages) && existing.has(topics.presence)) return;
   await admin.createTopics({
     waitForLeaders: true,
     topics: [

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
         name: 'discovery',
         entry: 'src/discovery/main.ts',
         env: { ...common, DISCOVERY_HOST: HOST, DISCOVERY_PORT: String(discoveryPort) },
-        readyPattern: /discovery ready/,
+        readyPattern: /discovery (ready|listening)/,
       }),
     );
     for (let i = 1; i <= writers; i++) {

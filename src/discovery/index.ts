@@ -9,6 +9,7 @@ export {
   createDiscoveryServer,
   DEFAULT_DISCOVERY_PORT,
   DEFAULT_MAX_REQUEST_BYTES,
+  DISCOVERY_SERVICES,
   type DiscoveryServer,
   type DiscoveryServerOptions,
 } from './server.js';

@@ -6,12 +6,12 @@
  * Several discovery processes can run side by side: each keeps its own view of ZooKeeper and
  * its own assignment counters, and they share nothing else.
  */
+import { setMaxListeners } from 'node:events';
 import type http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import type { DescFile } from '@bufbuild/protobuf';
+import type { DescFile, DescService } from '@bufbuild/protobuf';
 import { file_google_protobuf_timestamp } from '@bufbuild/protobuf/wkt';
 import { type ConnectRouter, cors } from '@connectrpc/connect';
-import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { DiscoveryService, file_chat_v1_discovery } from '../../gen/chat/v1/discovery_pb.js';
 import { file_chat_v1_presence, PresenceService } from '../../gen/chat/v1/presence_pb.js';
 import { file_grpc_health_v1_health, Health } from '../../gen/grpc/health/v1/health_pb.js';
@@ -34,6 +34,7 @@ import { HealthState, healthService } from './health.js';
 import type { RandomFn } from './picker.js';
 import { PresenceView } from './presence-view.js';
 import { createReflectionIndex, REFLECTION_SERVICES, reflectionV1, reflectionV1Alpha } from './reflection.js';
+import { createRpcHandler } from './rpc-handler.js';
 import { ServerView } from './server-view.js';
 import { chatErrorInterceptor, discoveryService, presenceService } from './services.js';
 
@@ -83,8 +84,17 @@ export interface DiscoveryServer {
   close(): Promise<void>;
 }
 
-/** Services answered by this server, for reflection and health. */
+/** The chat.v1 services; their health follows the ZooKeeper connection. */
 const CHAT_SERVICES = [DiscoveryService.typeName, PresenceService.typeName];
+
+/** Every service a discovery server answers (reflection lists exactly these). */
+export const DISCOVERY_SERVICES: readonly DescService[] = [
+  DiscoveryService,
+  PresenceService,
+  Health,
+  ServerReflection,
+  ServerReflectionV1Alpha,
+];
 
 /** Descriptors reflection serves (their imports come along). */
 const FILES: DescFile[] = [
@@ -137,13 +147,13 @@ export function createDiscoveryServer(options: DiscoveryServerOptions): Discover
       })
     : undefined;
   const health = new HealthState(CHAT_SERVICES, [Health.typeName, ...REFLECTION_SERVICES]);
-  const reflection = createReflectionIndex(FILES, [
-    ...CHAT_SERVICES,
-    Health.typeName,
-    ServerReflection.typeName,
-    ServerReflectionV1Alpha.typeName,
-  ]);
+  const reflection = createReflectionIndex(
+    FILES,
+    DISCOVERY_SERVICES.map((s) => s.typeName),
+  );
   const shutdown = new AbortController();
+  // Every call in flight listens to it; that is not a leak.
+  setMaxListeners(0, shutdown.signal);
 
   const updateHealth = () => {
     health.serving = zk.connected && view.loaded;
@@ -160,11 +170,12 @@ export function createDiscoveryServer(options: DiscoveryServerOptions): Discover
     router.service(ServerReflection, reflectionV1(reflection));
     router.service(ServerReflectionV1Alpha, reflectionV1Alpha(reflection));
   };
-  const rpc = connectNodeAdapter({
+  const rpc = createRpcHandler({
     routes,
     readMaxBytes: maxRequestBytes,
     shutdownSignal: shutdown.signal,
     interceptors: [chatErrorInterceptor],
+    logger: log,
   });
   const handler = withCors(rpc, corsOrigins);
 

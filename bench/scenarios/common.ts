@@ -34,6 +34,8 @@ export interface BenchConfig {
   idleMs: number;
   /** Heartbeat interval of the capacity scenario's chat server, ms (BENCH_HEARTBEAT_MS, default 10000). */
   heartbeatMs: number;
+  /** After the sweep, also run at half the best rate (BENCH_HALF, default 1; 0 skips it). */
+  half: boolean;
   /** Generator processes (BENCH_GENERATORS, default 1). */
   generators: number;
   /** Where result files go (BENCH_RESULTS_DIR, default bench/results). */
@@ -76,6 +78,7 @@ export function readBenchConfig(overrides: Partial<BenchConfig> = {}): BenchConf
     connections: list('BENCH_CONNECTIONS', [10000, 25000, 50000]),
     idleMs: num('BENCH_IDLE_MS', 30000),
     heartbeatMs: num('BENCH_HEARTBEAT_MS', 10000),
+    half: num('BENCH_HALF', 1) !== 0,
     generators: num('BENCH_GENERATORS', 1),
     resultsDir: process.env.BENCH_RESULTS_DIR ?? join(PROJECT_ROOT, 'bench', 'results'),
     ...overrides,
@@ -111,6 +114,7 @@ export interface Sweep {
 export async function sweep(
   rates: number[],
   p99LimitMs: number,
+  half: boolean,
   runAt: (rate: number) => Promise<RunResult>,
   log: (line: string) => void,
 ): Promise<Sweep> {
@@ -124,11 +128,11 @@ export async function sweep(
     if (reason) break;
     best = rate;
   }
-  if (best === 0) return { steps, maxSustainableRate: 0 };
-  const half = Math.round(best / 2);
-  const r = await runAt(half);
+  if (best === 0 || !half) return { steps, maxSustainableRate: best };
+  const halfRate = Math.round(best / 2);
+  const r = await runAt(halfRate);
   const reason = unsustainable(r, p99LimitMs);
-  log(`  half (${half} msg/s): ${describe(r)}`);
+  log(`  half (${halfRate} msg/s): ${describe(r)}`);
   return {
     steps,
     maxSustainableRate: best,

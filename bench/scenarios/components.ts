@@ -30,7 +30,7 @@ export async function runComponents(config: BenchConfig, log: Log): Promise<Reco
     const rate = Number(process.env.BENCH_DISCOVERY_RATE ?? 5000);
     log(`components: discovery at ${rate} RPC/s for ${durationMs} ms`);
     out.discovery = await discovery({ durationMs, rate });
-    await writeResult(config, 'discovery', { result: out.discovery });
+    await writeResult(config, 'discovery', out.discovery as Record<string, unknown>);
   } else {
     log('components: bench/discovery.ts is not there yet');
   }
@@ -39,7 +39,7 @@ export async function runComponents(config: BenchConfig, log: Log): Promise<Reco
     const rows = Number(process.env.BENCH_WRITER_ROWS ?? 100000);
     log(`components: writer with ${rows} rows`);
     out.writer = await writer({ rows });
-    await writeResult(config, 'writer', { result: out.writer });
+    await writeResult(config, 'writer', out.writer as Record<string, unknown>);
   } else {
     log('components: bench/writer.ts is not there yet');
   }

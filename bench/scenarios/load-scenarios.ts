@@ -76,6 +76,7 @@ export async function runEndToEnd(
     const result = await sweep(
       config.rates,
       config.p99LimitMs,
+      config.half,
       async (rate) => {
         await system.prepareConnects();
         return runStep(config, transport, `${id}-r${rate}`, rate, system.watch);
@@ -134,6 +135,7 @@ export async function runSocketIoPeer(config: BenchConfig, log: Log): Promise<Re
     const result = await sweep(
       config.rates,
       config.p99LimitMs,
+      config.half,
       (rate) => runStep(config, transport, `${id}-r${rate}`, rate, watch),
       log,
     );
@@ -171,6 +173,7 @@ export async function runRelay(config: BenchConfig, log: Log): Promise<Record<st
     const result = await sweep(
       config.rates,
       config.p99LimitMs,
+      config.half,
       (rate) => runStep(config, transport, `${id}-r${rate}`, rate, watched([relay])),
       log,
     );

@@ -94,34 +94,55 @@ export async function startOurSystem(options: OurSystemOptions): Promise<OurSyst
       ),
     );
   };
+  const markStored = async () => {
+    if (options.writer) return;
+    // The seed design stores before it acks, so everything in the topic is stored: tell the
+    // catch-up watermark so (the bench plays the part of a writer that has caught up).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ends = await admin.fetchTopicOffsets(topics.messages);
+        await admin.setOffsets({
+          groupId: writerGroup,
+          topic: topics.messages,
+          partitions: ends.map((p) => ({ partition: p.partition, offset: p.offset })),
+        });
+        return;
+      } catch (err) {
+        // A topic created a moment ago may not have its leaders in the metadata yet.
+        if (attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  };
   try {
-    if (options.writer) {
-      services.push(
-        await startBenchService(
-          'writer',
-          'src/writer/main.ts',
-          {
-            ...common,
-            WRITER_GROUP_ID: writerGroup,
-            WRITER_TOPIC_MESSAGES: topics.messages,
-            WRITER_TOPIC_PRESENCE: topics.presence,
-            WRITER_OPS_PORT: '0',
-          },
-          /writer ready/,
-        ),
-      );
-    }
-    if (options.discovery) {
-      services.push(
-        await startBenchService(
-          'discovery',
-          'src/discovery/main.ts',
-          { ...common, DISCOVERY_PORT: '0' },
-          /discovery (ready|listening)/,
-        ),
-      );
-    }
-    await startEdges(options.edges);
+    // Everything starts at once; the first markStored also warms the group coordinator lookup.
+    const started = await Promise.all([
+      options.writer
+        ? startBenchService(
+            'writer',
+            'src/writer/main.ts',
+            {
+              ...common,
+              WRITER_GROUP_ID: writerGroup,
+              WRITER_TOPIC_MESSAGES: topics.messages,
+              WRITER_TOPIC_PRESENCE: topics.presence,
+              WRITER_OPS_PORT: '0',
+            },
+            /writer ready/,
+          )
+        : undefined,
+      options.discovery
+        ? startBenchService(
+            'discovery',
+            'src/discovery/main.ts',
+            { ...common, DISCOVERY_PORT: '0' },
+            /discovery (ready|listening)/,
+          )
+        : undefined,
+      startEdges(options.edges),
+      markStored(),
+    ]);
+    for (const s of started.slice(0, 2)) if (s) services.push(s as BenchService);
   } catch (err) {
     await stopBenchServices([...edges, ...services], 3000);
     await admin.disconnect();
@@ -142,17 +163,7 @@ export async function startOurSystem(options: OurSystemOptions): Promise<OurSyst
     get watch() {
       return [...watched([...services, ...edges]), ...infraProcesses()];
     },
-    async prepareConnects() {
-      if (options.writer) return;
-      // The seed design stores before it acks, so everything in the topic is stored: tell the
-      // catch-up watermark so (the bench plays the part of a writer that has caught up).
-      const ends = await admin.fetchTopicOffsets(topics.messages);
-      await admin.setOffsets({
-        groupId: writerGroup,
-        topic: topics.messages,
-        partitions: ends.map((p) => ({ partition: p.partition, offset: p.offset })),
-      });
-    },
+    prepareConnects: markStored,
     async setEdges(count) {
       await stopBenchServices(edges);
       await startEdges(count);

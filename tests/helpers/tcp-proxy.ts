@@ -44,6 +44,7 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
   };
 
   const server: Server = createServer((client) => {
+    client.on('error', () => {});
     if (cut || closed) {
       reset(client);
       return;

@@ -43,8 +43,7 @@ it('PostgreSQL cut for 8 s: live chat continues, writer pauses, late joiners wai
   });
   const rawOutcome = raw
     .until(
-      (frames) =>
-        frames.some((f) => f.frame.case === 'catchUpDone' || f.frame.case === 'error'),
+      (frames) => frames.some((f) => f.frame.case === 'catchUpDone' || f.frame.case === 'error'),
       OUTAGE_MS + 30_000,
     )
     .then(() => raw.frames.find((f) => f.frame.case === 'catchUpDone' || f.frame.case === 'error')!.frame);
@@ -62,7 +61,11 @@ it('PostgreSQL cut for 8 s: live chat continues, writer pauses, late joiners wai
     expect(outcome.case).toBe('catchUpDone');
   }
   await eventually(async () => (await fetch(`${writer.httpUrl}/healthz`)).status === 200, 20_000);
-  await eventually(() => lateDevice.state === 'connected', 30_000, () => lateDevice.state);
+  await eventually(
+    () => lateDevice.state === 'connected',
+    30_000,
+    () => lateDevice.state,
+  );
   await loop.stop();
   const report = await settleAndCheck(cluster, pairs, { timeoutMs: 45_000 });
   expect(cluster.edges.every((e) => e.alive()) && writer.alive()).toBe(true);

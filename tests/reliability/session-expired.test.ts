@@ -39,7 +39,9 @@ it('SIGSTOP past the session timeout: discovery drops the server in time, it re-
   let polling = true;
   const poller = (async () => {
     while (polling) {
-      const { server } = await discovery.getChatServer(create(GetChatServerRequestSchema, { userId: 'probe' }));
+      const { server } = await discovery.getChatServer(
+        create(GetChatServerRequestSchema, { userId: 'probe' }),
+      );
       if (server?.id === paused.id) lastHandedOut = Date.now();
       await new Promise((r) => setTimeout(r, 100));
     }

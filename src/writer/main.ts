@@ -27,6 +27,10 @@ try {
     opsHost: envString(env, 'WRITER_OPS_HOST', '127.0.0.1'),
     opsPort: envPort(env, 'WRITER_OPS_PORT', 9400),
     logger,
+    onFatal: (err) => {
+      logger.error({ err }, 'writer cannot continue');
+      process.exit(1);
+    },
   });
   let stopping = false;
   const shutdown = (signal: string) => {

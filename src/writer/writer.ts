@@ -64,6 +64,12 @@ export interface WriterOptions {
   opsPort?: number;
   /** Logger. Default: silent. */
   logger?: Logger;
+  /**
+   * Called when the Kafka consumer crashed for good (kafkajs will not restart it): the writer
+   * stores nothing more and /healthz says so. main.ts exits so a supervisor restarts it.
+   * Default: only logged.
+   */
+  onFatal?: (err: unknown) => void;
 }
 
 /** A running (or startable) writer. */
@@ -129,6 +135,7 @@ function resolveOptions(options: WriterOptions) {
     opsHost: options.opsHost ?? '127.0.0.1',
     opsPort: options.opsPort,
     logger: options.logger,
+    onFatal: options.onFatal,
   };
 }
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DiscoveryService } from '../../../gen/chat/v1/discovery_pb.js';
 import { infra } from '../../helpers/infra.js';
 import { spawnTs } from '../../helpers/processes.js';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 import { eventually, register, startDiscovery, testBasePath, testClient, testZk } from './helpers.js';
 
 type Servers = { id: string; connections: number; draining: boolean }[];
@@ -145,5 +146,34 @@ describe('DiscoveryService', () => {
       const answer = await testClient(DiscoveryService, d.url).getChatServer({ userId: 'u' });
       expect(answer.server?.id).toBe('x');
     }
+  });
+
+  it('re-reads the servers after its own ZooKeeper session expired', async () => {
+    const basePath = testBasePath();
+    const zk = await testZk();
+    await register(zk, basePath, 'before', 1);
+    const [host, port] = infra().zookeeperConnect.split(',')[0]!.split(':');
+    const proxy = await startTcpProxy({ targetHost: host, targetPort: Number(port) });
+    const discovery = await startDiscovery({
+      basePath,
+      zookeeperConnect: `127.0.0.1:${proxy.port}`,
+      sessionTimeoutMs: 1500,
+    });
+    const client = testClient(DiscoveryService, discovery.url);
+    const ids = async () => (await client.listChatServers({})).servers.map((s) => s.id);
+    expect(await ids()).toEqual(['before']);
+
+    proxy.cut();
+    // While cut off, the last view keeps answering; meanwhile the servers change.
+    const after = await register(zk, basePath, 'after', 0);
+    await after.drain();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await ids()).toEqual(['before']);
+    proxy.restore();
+    // The old session expired on the server; a new one re-reads everything and re-arms the watches.
+    await eventually(ids, (list) => list.join() === 'after,before');
+    expect((await client.listChatServers({})).servers.find((s) => s.id === 'after')?.draining).toBe(true);
+    await after.stop();
+    await eventually(ids, (list) => list.join() === 'before');
   });
 });

@@ -9,6 +9,9 @@
  *   1. fixed rate (open loop): each call is due at t0 + k/rate whatever happened before, and its
  *      latency counts from that due time, so a stall shows up instead of slowing the sender;
  *   2. saturation (closed loop, fixed concurrency): the most calls per second each RPC sustains.
+ * The two RPCs alternate in short rounds (ROUNDS per phase) so that load from other processes
+ * on a shared machine hits both alike; the ratio is GetChatServer's saturation rate over the
+ * no-op's.
  * Run directly (`tsx bench/discovery.ts [rate] [durationMs]`, default 5000/s for 5 s) it writes
  * bench/results/discovery.json. Needs ZooKeeper (ZOOKEEPER_CONNECT; `npm run infra:up`).
  */
@@ -80,6 +83,9 @@ type ToGenerator = { type: 'phase'; method: Method; phase: Phase; durationMs: nu
 type FromGenerator =
   | { type: 'ready' }
   | { type: 'phase-done'; calls: number; errors: number; seconds: number; histogram: string };
+
+/** Rounds per comparison; each method gets durationMs in total. */
+const ROUNDS = 4;
 
 const PATHS: Record<Method, string> = {
   getChatServer: '/chat.v1.DiscoveryService/GetChatServer',
@@ -194,20 +200,38 @@ async function generator(url: string): Promise<void> {
 
 // ---------------------------------------------------------------- server side (this process)
 
-function summarize(done: Extract<FromGenerator, { type: 'phase-done' }>, cpuMicros: number): PhaseResult {
-  const h = hdr.decodeFromCompressedBase64(done.histogram);
+type Done = Extract<FromGenerator, { type: 'phase-done' }>;
+
+/** Sums the rounds of one method and phase kind into one result. */
+function summarize(rounds: { done: Done; cpuMicros: number }[]): PhaseResult {
+  const h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  let calls = 0;
+  let errors = 0;
+  let seconds = 0;
+  let cpuMicros = 0;
+  for (const round of rounds) {
+    h.add(hdr.decodeFromCompressedBase64(round.done.histogram));
+    calls += round.done.calls;
+    errors += round.done.errors;
+    seconds += round.done.seconds;
+    cpuMicros += round.cpuMicros;
+  }
   const ms = (us: number) => Math.round(us) / 1000;
   return {
-    calls: done.calls,
-    errors: done.errors,
-    seconds: Math.round(done.seconds * 1000) / 1000,
-    rpcPerSecond: Math.round(done.calls / done.seconds),
+    calls,
+    errors,
+    seconds: Math.round(seconds * 1000) / 1000,
+    rpcPerSecond: Math.round(calls / seconds),
     p50: ms(h.getValueAtPercentile(50)),
     p90: ms(h.getValueAtPercentile(90)),
     p99: ms(h.getValueAtPercentile(99)),
     p999: ms(h.getValueAtPercentile(99.9)),
     max: ms(h.maxValue),
-    serverCpuUsPerCall: done.calls ? Math.round((cpuMicros / done.calls) * 10) / 10 : 0,
+    serverCpuUsPerCall: calls ? Math.round((cpuMicros / calls) * 10) / 10 : 0,
   };
 }
 
@@ -258,25 +282,34 @@ export async function runDiscoveryBench(options: DiscoveryBenchOptions = {}): Pr
     };
     await next(); // ready
 
-    const phase = async (method: Method, p: Phase, ms: number) => {
+    const round = async (method: Method, p: Phase, ms: number) => {
       const cpu = process.cpuUsage();
       proc.send({ type: 'phase', method, phase: p, durationMs: ms } satisfies ToGenerator);
       const done = await next();
       if (done.type !== 'phase-done') throw new Error('unexpected generator message');
       const used = process.cpuUsage(cpu);
-      const result = summarize(done, used.user + used.system);
-      log(`${method} ${p.kind === 'rate' ? `@${p.rate}/s` : `x${p.concurrency}`}: ${JSON.stringify(result)}`);
+      return { done, cpuMicros: used.user + used.system };
+    };
+    /** Alternates the two methods in short rounds so drift on a shared machine hits both alike. */
+    const compare = async (p: Phase, label: string) => {
+      const rounds: Record<Method, { done: Done; cpuMicros: number }[]> = { getChatServer: [], noop: [] };
+      for (let i = 0; i < ROUNDS; i++) {
+        for (const method of ['getChatServer', 'noop'] as const) {
+          rounds[method].push(await round(method, p, durationMs / ROUNDS));
+        }
+      }
+      const result = { getChatServer: summarize(rounds.getChatServer), noop: summarize(rounds.noop) };
+      for (const method of ['getChatServer', 'noop'] as const)
+        log(`${label} ${method}: ${JSON.stringify(result[method])}`);
       return result;
     };
 
     // Warm-up: JIT, connection, first allocations.
-    await phase('getChatServer', { kind: 'closed', concurrency: 16 }, Math.min(1000, durationMs));
-    await phase('noop', { kind: 'closed', concurrency: 16 }, Math.min(1000, durationMs));
+    await round('getChatServer', { kind: 'closed', concurrency: 16 }, Math.min(1000, durationMs));
+    await round('noop', { kind: 'closed', concurrency: 16 }, Math.min(1000, durationMs));
 
-    const fixedGet = await phase('getChatServer', { kind: 'rate', rate }, durationMs);
-    const fixedNoop = await phase('noop', { kind: 'rate', rate }, durationMs);
-    const satGet = await phase('getChatServer', { kind: 'closed', concurrency }, durationMs);
-    const satNoop = await phase('noop', { kind: 'closed', concurrency }, durationMs);
+    const fixedRate = await compare({ kind: 'rate', rate }, `fixed rate ${rate}/s`);
+    const saturation = await compare({ kind: 'closed', concurrency }, `saturation x${concurrency}`);
     proc.send({ type: 'exit' } satisfies ToGenerator);
 
     return {
@@ -289,9 +322,10 @@ export async function runDiscoveryBench(options: DiscoveryBenchOptions = {}): Pr
       rate,
       durationMs,
       concurrency,
-      fixedRate: { getChatServer: fixedGet, noop: fixedNoop },
-      saturation: { getChatServer: satGet, noop: satNoop },
-      ratioToNoop: Math.round((satGet.rpcPerSecond / satNoop.rpcPerSecond) * 1000) / 1000,
+      fixedRate,
+      saturation,
+      ratioToNoop:
+        Math.round((saturation.getChatServer.rpcPerSecond / saturation.noop.rpcPerSecond) * 1000) / 1000,
     };
   } finally {
     if (child && child.exitCode === null) {

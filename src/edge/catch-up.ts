@@ -15,10 +15,11 @@
  *    key), a new snapshot P' is taken in the same synchronous step, the writer is waited for
  *    again and the database read rewinds to that key, skipping ids already sent; the buffer's
  *    room doubles on each rewind, and after maxRewinds catch-up fails (1013, reconnect);
- * 4. flush the buffer (minus ids already sent), send CatchUpDone, switch to LIVE - synchronously,
- *    so no live record slips between the flush and the switch.
- * The socket's unsent bytes are bounded between pages, so a slow reader does not make the
- * server buffer a whole backlog.
+ * 4. flush the buffer (minus ids already sent), paced; once it is empty, send CatchUpDone and
+ *    switch to LIVE in one synchronous step, so no live record slips in between.
+ * While reading, sending pauses whenever the socket holds more than maxPendingBytes unsent, so a
+ * slow reader does not make the server buffer a whole backlog (a reader that never drains goes
+ * silent and is closed by the heartbeat timeout).
  */
 import { type Kysely, sql } from 'kysely';
 import type { ChatMessage } from '../../gen/chat/v1/message_pb.js';
@@ -105,6 +106,16 @@ export class LiveGate {
     this.#buffer = [];
     this.#limit *= 2;
     return min;
+  }
+
+  /** Live records waiting in the buffer. */
+  get buffered(): number {
+    return this.#buffer.length;
+  }
+
+  /** Takes the oldest buffered record, undefined when none. */
+  shift(): LiveRecord | undefined {
+    return this.#buffer.shift();
   }
 
   /** Switches to live and returns the buffered records that are not duplicates, in order. */
@@ -275,9 +286,26 @@ export async function runCatchUp(
         if (session.isOwnSend(message)) continue;
         session.sendFrame(messageFrame(message), 'message');
         delivered++;
+        // Large bodies: one page can be megabytes; let a healthy reader keep up row by row.
+        if (session.bufferedAmount() > deps.maxPendingBytes) await drained(session, deps.maxPendingBytes);
+        if (session.signal.aborted) break;
       }
-      if (rows.length < deps.pageSize) break;
-      await drained(session, deps.maxPendingBytes);
+      if (rows.length < deps.pageSize || session.signal.aborted) break;
+    }
+    if (session.signal.aborted) return { delivered, fromMs: cursorMs, rewinds };
+    // Flush the live buffer, paced like the database rows; records arriving meanwhile queue
+    // behind (still in order). Only the final, empty-buffer switch must be synchronous.
+    while (gate.buffered > 0 && !gate.overflowed && !session.signal.aborted) {
+      const record = gate.shift()!;
+      const id = record.message.messageId;
+      if (gate.pendingLiveDupes.delete(id) || sentIds?.has(id)) continue;
+      if (sentIds) {
+        sentIds.add(id);
+        if (sentIds.size > maxRemembered) sentIds = undefined;
+      }
+      session.sendFrame(record.frame(), 'message');
+      delivered++;
+      if (session.bufferedAmount() > deps.maxPendingBytes) await drained(session, deps.maxPendingBytes);
     }
     if (session.signal.aborted) return { delivered, fromMs: cursorMs, rewinds };
     if (!gate.overflowed) break;

@@ -195,4 +195,20 @@ describe('catch-up', () => {
     }
     expect(rewound).toBe(true);
   });
+
+  it('a backlog far larger than the socket bound is paced, not mistaken for a stalled reader', async () => {
+    const sys = await startEdges({ edge: { maxBufferedBytes: 128 * 1024, catchUpPageSize: 200 } });
+    const [a] = sys.edges as [(typeof sys.edges)[0]];
+    const alice = unique('alice');
+    const bob = unique('bob');
+    const ca = await connectWs(a.wsUrl, { token: await sys.token(alice), heartbeat: {} });
+    const big = 'y'.repeat(60 * 1024);
+    for (let i = 0; i < 150; i++) ca.sendMessage(bob, `${i}|${big}`, `big${i}`);
+    await ca.until(() => acks(ca).length === 150, 15000, '150 acks');
+    const cb = await connectWs(a.wsUrl, { token: await sys.token(bob), heartbeat: {} });
+    await cb.next('catchUpDone', 0, 20000);
+    expect(cb.messages().map((m) => m.body.split('|')[0])).toEqual(
+      Array.from({ length: 150 }, (_, i) => String(i)),
+    );
+  });
 });

@@ -96,6 +96,8 @@ export class ServerView {
     this.#readChildren().catch((err: unknown) => {
       if (this.#closed) return;
       this.#log?.warn({ err }, 'reading the chat servers failed; retrying');
+      // Someone removed the base path: put it back so the children watch can be armed again.
+      if (isNoNode(err)) this.#zk.mkdirp(this.#basePath).catch(() => {});
       clearTimeout(this.#retryTimer);
       this.#retryTimer = setTimeout(() => this.#resync(), this.#retryDelayMs);
       this.#retryTimer.unref();

@@ -3,40 +3,20 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { type ChatServer, ChatServerSchema } from '../../../gen/chat/v1/discovery_pb.js';
 import { createRegistration } from '../../../src/shared/registry.js';
-import { ZkClient } from '../../../src/shared/zookeeper.js';
+import type { ZkClient } from '../../../src/shared/zookeeper.js';
 import { infra, unique } from '../../helpers/infra.js';
 import { spawnTs } from '../../helpers/processes.js';
-
-async function client(sessionTimeoutMs = 6000): Promise<ZkClient> {
-  const zk = new ZkClient({ connect: infra().zookeeperConnect, sessionTimeoutMs });
-  await zk.start();
-  onTestFinished(() => zk.close());
-  return zk;
-}
+import { eventually, testZk } from './helpers.js';
 
 async function read(zk: ZkClient, path: string): Promise<ChatServer> {
   return fromBinary(ChatServerSchema, await zk.getData(path));
 }
 
-async function eventually<T>(
-  probe: () => Promise<T>,
-  ok: (value: T) => boolean,
-  timeoutMs = 15000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined && ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last ${String(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('registration', () => {
   it('creates the parent path and an ephemeral node with the binary ChatServer, drains, then deletes', async () => {
     const basePath = `/test/${unique('reg')}/servers`;
-    const zk = await client();
-    const watcher = await client();
+    const zk = await testZk();
+    const watcher = await testZk();
     const registration = createRegistration({ zk, server: { id: 's1', wsUrl: 'ws://h:1/ws' }, basePath });
     registration.setConnections(7);
     await registration.start();
@@ -62,7 +42,7 @@ describe('registration', () => {
 
   it('coalesces many count changes into few writes', async () => {
     const basePath = `/test/${unique('reg')}`;
-    const zk = await client();
+    const zk = await testZk();
     let writes = 0;
     const counting = {
       create: zk.create.bind(zk),
@@ -101,7 +81,7 @@ describe('registration', () => {
 
   it('publishes a large step at once instead of waiting for the window', async () => {
     const basePath = `/test/${unique('reg')}`;
-    const zk = await client();
+    const zk = await testZk();
     const registration = createRegistration({
       zk,
       server: { id: 's1', wsUrl: 'ws://h:1/ws' },
@@ -124,7 +104,7 @@ describe('registration', () => {
 
   it('re-creates its node after its session expired (process paused past the timeout)', async () => {
     const basePath = `/test/${unique('reg')}`;
-    const watcher = await client();
+    const watcher = await testZk();
     const holder = spawnTs('tests/integration/discovery/fixtures/registration-holder.ts', [
       infra().zookeeperConnect,
       '1500',

@@ -238,16 +238,20 @@ export async function renderReport(dir = join(PROJECT_ROOT, 'bench', 'results'))
     md.push(
       `Authenticated connections that only heartbeat (every ${n(connections.heartbeatIntervalMs)} ms), sources spread over 127.0.1.x, held ${n(connections.idleMs / 1000)} s. RSS per connection = (RSS with the connections - RSS before) / connections.`,
       '',
-      '| connections | connected | connect time s | RSS before | RSS with connections | per connection | heartbeat RTT p50 / p90 / p99 / p99.9 / max ms | chat server cores |',
-      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| server | connections | connected | connect time s | RSS before | RSS with connections | per connection | heartbeat RTT p50 / p90 / p99 / p99.9 / max ms | server cores |',
+      '| :-- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
-    for (const r of connections.rows as Json[]) {
+    const labelled = [
+      ...(connections.rows as Json[]).map((r) => ['chat server', r] as const),
+      ...((connections.relayRows ?? []) as Json[]).map((r) => ['bare ws relay', r] as const),
+    ];
+    for (const [label, r] of labelled) {
       md.push(
-        `| ${n(r.connections)} | ${n(r.connected)} | ${n(r.connectSeconds)} | ${mib(r.baselineRssBytes)} | ${mib(Math.max(r.connectedRssBytes, r.endRssBytes))} | ${kib(r.rssPerConnectionBytes)} | ${lat(r.heartbeat)} | ${n(r.edgeCores, 2)} |`,
+        `| ${label} | ${n(r.connections)} | ${n(r.connected)} | ${n(r.connectSeconds)} | ${mib(r.baselineRssBytes)} | ${mib(Math.max(r.connectedRssBytes, r.endRssBytes))} | ${kib(r.rssPerConnectionBytes)} | ${lat(r.heartbeat)} | ${n(r.serverCores ?? r.edgeCores, 2)} |`,
       );
     }
     for (const m of (connections.notMeasured ?? []) as Json[])
-      md.push(`| ${n(m.connections)} | not measured: ${m.reason} | | | | | | |`);
+      md.push(`| chat server | ${n(m.connections)} | not measured: ${m.reason} | | | | | | |`);
     md.push('');
   } else md.push('Not run.', '');
 

@@ -5,7 +5,7 @@
  * SendMessage at once and hands the ChatMessage to the recipient's sockets. Whatever our chat
  * servers do beyond this is the price of durability and scale-out.
  *
- * Run alone: `node --import tsx bench/peers/ws-relay.ts` (env RELAY_PORT, default 0; prints
+ * Run alone: `node --import tsx bench/peers/ws-relay.ts` (env RELAY_PORT, default 0; RELAY_HEARTBEAT_MS, default 10000; prints
  * "relay ready <ws url>"; CHAT_AUTH_SECRET required).
  */
 import { createServer, type IncomingMessage } from 'node:http';
@@ -126,7 +126,11 @@ export async function startWsRelay(options: WsRelayOptions): Promise<WsRelay> {
 if (process.argv[1]?.endsWith('ws-relay.ts')) {
   const secret = process.env.CHAT_AUTH_SECRET;
   if (!secret) throw new Error('CHAT_AUTH_SECRET: required');
-  const relay = await startWsRelay({ authSecret: secret, port: Number(process.env.RELAY_PORT ?? 0) });
+  const relay = await startWsRelay({
+    authSecret: secret,
+    port: Number(process.env.RELAY_PORT ?? 0),
+    heartbeatIntervalMs: Number(process.env.RELAY_HEARTBEAT_MS ?? 10000),
+  });
   console.log(`relay ready ${relay.url}`);
   const stop = () => void relay.close().then(() => process.exit(0));
   process.on('SIGTERM', stop);

@@ -5,8 +5,15 @@
  * chat server: RSS per connection and heartbeat round-trip percentiles.
  */
 import { readFileSync } from 'node:fs';
-import { readProc } from '../harness/proc-stats.js';
-import { runGenerators } from '../harness/run-generators.js';
+import { readProc, type WatchedProcess } from '../harness/proc-stats.js';
+import { type RunResult, runGenerators } from '../harness/run-generators.js';
+import {
+  type BenchService,
+  lastWord,
+  startBenchService,
+  stopBenchServices,
+  watched,
+} from '../harness/services.js';
 import { type BenchConfig, describe, runId, writeResult } from './common.js';
 import { BENCH_SECRET, startOurSystem } from './system.js';
 
@@ -91,6 +98,81 @@ function sourceAddresses(n: number): string[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+type IdleRow = Record<string, unknown> & {
+  connected: number;
+  rssPerConnectionBytes: number;
+  heartbeat: RunResult['heartbeat'];
+};
+
+function idleLine(row: IdleRow): string {
+  const h = row.heartbeat;
+  return `${row.connected} connected in ${row.connectSeconds} s, ${Math.round(row.rssPerConnectionBytes / 102.4) / 10} KiB RSS per connection, heartbeat p50/p99/max ${h.p50}/${h.p99}/${h.max} ms (${h.count} heartbeats), ${row.serverCores} cores`;
+}
+
+/** Opens n idle heartbeating connections to one server process and measures its RSS growth and heartbeat round trips. */
+async function measureIdle(
+  config: BenchConfig,
+  prefix: string,
+  n: number,
+  ceiling: number,
+  url: string,
+  server: BenchService,
+  watch: WatchedProcess[],
+): Promise<IdleRow> {
+  await sleep(1000);
+  const pid = server.service.child.pid!;
+  const baseline = readProc(pid)?.rssBytes ?? 0;
+  let connectedRss = 0;
+  // Each generator process holds its share of the sockets under the same open-file limit.
+  const generators = Math.max(config.generators, Math.ceil(n / Math.min(9000, ceiling)));
+  const r = await runGenerators({
+    transport: {
+      kind: 'frames',
+      urls: [url],
+      authSecret: BENCH_SECRET,
+      localAddresses: sourceAddresses(100),
+    },
+    load: {
+      prefix,
+      users: n,
+      servers: 1,
+      rate: 0,
+      warmupMs: 0,
+      durationMs: config.idleMs,
+      drainMs: 0,
+      bodyBytes: 0,
+      connectConcurrency: 100,
+    },
+    generators,
+    watch,
+    onConnected: async () => {
+      await sleep(2000);
+      connectedRss = readProc(pid)?.rssBytes ?? 0;
+    },
+  });
+  const usage = r.processes.find((p) => p.name === server.service.name);
+  const endRss = usage?.endRssBytes ?? 0;
+  return {
+    connections: n,
+    connected: r.connected,
+    connectFailures: r.connectFailures,
+    connectError: r.connectError,
+    connectSeconds: Math.round(r.connectMs / 100) / 10,
+    baselineRssBytes: baseline,
+    connectedRssBytes: connectedRss,
+    endRssBytes: endRss,
+    peakRssBytes: usage?.peakRssBytes ?? 0,
+    rssPerConnectionBytes: r.connected
+      ? Math.round((Math.max(connectedRss, endRss) - baseline) / r.connected)
+      : 0,
+    serverCores: usage?.cores ?? 0,
+    heartbeat: r.heartbeat,
+    unexpectedCloses: r.unexpectedCloses,
+    generators,
+    processes: r.processes,
+  };
+}
+
 /** Scenario 6. */
 export async function runConnections(config: BenchConfig, log: Log): Promise<Record<string, unknown>> {
   const id = runId();
@@ -123,65 +205,43 @@ export async function runConnections(config: BenchConfig, log: Log): Promise<Rec
     discovery: false,
     edgeEnv: { EDGE_HEARTBEAT_INTERVAL_MS: String(config.heartbeatMs) },
   });
+  const relayRows: Array<Record<string, unknown>> = [];
   try {
     for (const [i, n] of targets.entries()) {
       if (i > 0) await system.setEdges(1);
-      await sleep(1000);
-      const pid = system.edges[0]!.service.child.pid!;
-      const baseline = readProc(pid)?.rssBytes ?? 0;
-      let connectedRss = 0;
-      // Each generator process holds its share of the sockets under the same open-file limit.
-      const generators = Math.max(config.generators, Math.ceil(n / Math.min(9000, ceiling)));
-      const r = await runGenerators({
-        transport: {
-          kind: 'frames',
-          urls: system.edgeUrls,
-          authSecret: BENCH_SECRET,
-          localAddresses: sourceAddresses(100),
-        },
-        load: {
-          prefix: `${id}-c${n}`,
-          users: n,
-          servers: 1,
-          rate: 0,
-          warmupMs: 0,
-          durationMs: config.idleMs,
-          drainMs: 0,
-          bodyBytes: 0,
-          connectConcurrency: 100,
-        },
-        generators,
-        watch: system.watch,
-        onConnected: async () => {
-          await sleep(2000);
-          connectedRss = readProc(pid)?.rssBytes ?? 0;
-        },
-      });
-      const edge = r.processes.find((p) => p.name === 'edge-1');
-      const endRss = edge?.endRssBytes ?? 0;
-      const row = {
-        connections: n,
-        connected: r.connected,
-        connectFailures: r.connectFailures,
-        connectError: r.connectError,
-        connectSeconds: Math.round(r.connectMs / 100) / 10,
-        baselineRssBytes: baseline,
-        connectedRssBytes: connectedRss,
-        endRssBytes: endRss,
-        peakRssBytes: edge?.peakRssBytes ?? 0,
-        rssPerConnectionBytes: r.connected
-          ? Math.round((Math.max(connectedRss, endRss) - baseline) / r.connected)
-          : 0,
-        edgeCores: edge?.cores ?? 0,
-        heartbeat: r.heartbeat,
-        unexpectedCloses: r.unexpectedCloses,
-        generators,
-        processes: r.processes,
-      };
-      rows.push(row);
-      log(
-        `  ${n}: ${r.connected} connected in ${row.connectSeconds} s, ${Math.round(row.rssPerConnectionBytes / 102.4) / 10} KiB RSS per connection, heartbeat p50/p99/max ${r.heartbeat.p50}/${r.heartbeat.p99}/${r.heartbeat.max} ms (${r.heartbeat.count} heartbeats), edge ${row.edgeCores} cores`,
+      const row = await measureIdle(
+        config,
+        `${id}-c${n}`,
+        n,
+        ceiling,
+        system.edgeUrls[0]!,
+        system.edges[0]!,
+        system.watch,
       );
+      rows.push(row);
+      log(`  ${n} on a chat server: ${idleLine(row)}`);
+      // The same connections on the bare relay: what `ws` itself costs per connection.
+      const relay = await startBenchService(
+        'relay',
+        'bench/peers/ws-relay.ts',
+        { CHAT_AUTH_SECRET: BENCH_SECRET, RELAY_HEARTBEAT_MS: String(config.heartbeatMs) },
+        /relay ready/,
+      );
+      try {
+        const relayRow = await measureIdle(
+          config,
+          `${id}-r${n}`,
+          n,
+          ceiling,
+          lastWord(relay.readyLine),
+          relay,
+          watched([relay]),
+        );
+        relayRows.push(relayRow);
+        log(`  ${n} on the bare relay: ${idleLine(relayRow)}`);
+      } finally {
+        await stopBenchServices([relay], 3000);
+      }
     }
     const data = {
       description: 'idle authenticated connections with heartbeats on one chat server process',
@@ -189,6 +249,7 @@ export async function runConnections(config: BenchConfig, log: Log): Promise<Rec
       idleMs: config.idleMs,
       openFileLimit: limit,
       rows,
+      relayRows,
       notMeasured,
     };
     await writeResult(config, 'connections', data);

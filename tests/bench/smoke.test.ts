@@ -94,20 +94,24 @@ describe('benchmark scenarios (smoke)', () => {
   });
 
   it.concurrent('idle connection capacity', async () => {
+    type Row = {
+      connections: number;
+      connected: number;
+      rssPerConnectionBytes: number;
+      heartbeat: { count: number; p99: number };
+    };
     await runConnections(config, quiet);
     const result = JSON.parse(readFileSync(join(dir, 'connections.json'), 'utf8')) as {
-      rows: Array<{
-        connections: number;
-        connected: number;
-        rssPerConnectionBytes: number;
-        heartbeat: { count: number; p99: number };
-      }>;
+      rows: Row[];
+      relayRows: Row[];
     };
     expect(result.rows).toHaveLength(1);
-    const row = result.rows[0]!;
-    expect(row.connected).toBe(200);
-    expect(row.heartbeat.count).toBeGreaterThan(0);
-    expect(row.heartbeat.p99).toBeGreaterThan(0);
-    expect(typeof row.rssPerConnectionBytes).toBe('number');
+    expect(result.relayRows).toHaveLength(1);
+    for (const row of [result.rows[0]!, result.relayRows[0]!]) {
+      expect(row.connected).toBe(200);
+      expect(row.heartbeat.count).toBeGreaterThan(0);
+      expect(row.heartbeat.p99).toBeGreaterThan(0);
+      expect(typeof row.rssPerConnectionBytes).toBe('number');
+    }
   });
 });

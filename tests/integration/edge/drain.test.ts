@@ -4,8 +4,11 @@
  * bad configuration exits at once with a one-line error naming the variable.
  */
 import { fromBinary } from '@bufbuild/protobuf';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ChatServerSchema } from '../../../gen/chat/v1/discovery_pb.js';
+import { ChatServerSchema, DiscoveryService } from '../../../gen/chat/v1/discovery_pb.js';
+import { createDiscoveryServer } from '../../../src/discovery/index.js';
 import { ZkClient } from '../../../src/shared/zookeeper.js';
 import { infra, unique } from '../../helpers/infra.js';
 import { spawnTs } from '../../helpers/processes.js';
@@ -21,7 +24,7 @@ function stderrOf(child: { stderr: NodeJS.ReadableStream | null }): () => string
 }
 
 describe('edge main', () => {
-  it('SIGTERM: draining in ZooKeeper, 503 for new upgrades, sockets closed 1012, node gone, exit 0 within 10 s', async () => {
+  it('SIGTERM: draining in ZooKeeper (discovery stops choosing it), 503 for new upgrades, 1012, node gone, exit 0 within 10 s', async () => {
     const sys = await startEdges({ edges: 0, writer: false });
     const { zookeeperConnect, kafkaBrokers, databaseUrl } = infra();
     const proc = spawnTs('src/edge/main.ts', [], {
@@ -52,6 +55,14 @@ describe('edge main', () => {
     const path = `${sys.zkBasePath}/${id}`;
     const registered = fromBinary(ChatServerSchema, await zk.getData(path));
     expect(registered).toMatchObject({ id, wsUrl, draining: false });
+    const discovery = createDiscoveryServer({ zookeeperConnect, basePath: sys.zkBasePath, port: 0 });
+    onTestFinished(() => discovery.close());
+    await discovery.start();
+    const rpc = createClient(
+      DiscoveryService,
+      createConnectTransport({ baseUrl: discovery.url, httpVersion: '1.1' }),
+    );
+    expect((await rpc.getChatServer({ userId: 'x' })).server?.id).toBe(id);
 
     const seen: ('draining' | 'gone')[] = [];
     let polling = true;
@@ -74,6 +85,18 @@ describe('edge main', () => {
     while (!seen.includes('draining') && Date.now() - started < 5000)
       await new Promise((r) => setTimeout(r, 10));
     expect(await upgradeStatus(wsUrl!, { token: await sys.token(unique('late')) })).toBe(503);
+    // Discovery stops handing out the draining server (its view follows ZooKeeper watches).
+    const refused = async () => {
+      for (;;) {
+        try {
+          await rpc.getChatServer({ userId: 'x' });
+        } catch (err) {
+          return ConnectError.from(err).code;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    expect(await refused()).toBe(Code.Unavailable);
     expect((await closes).map((c) => c.code)).toEqual([1012, 1012, 1012]);
     expect(await proc.exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(10000);
@@ -84,17 +107,20 @@ describe('edge main', () => {
   });
 
   it('exits 2 with a one-line error naming a bad variable', async () => {
-    for (const [env, text] of [
+    const cases = [
       [{ CHAT_AUTH_SECRET: 'short' }, 'CHAT_AUTH_SECRET'],
       [{ CHAT_AUTH_SECRET: SECRET, EDGE_PORT: 'eighty' }, 'EDGE_PORT'],
       [{ CHAT_AUTH_SECRET: SECRET, KAFKA_BROKERS: 'nohost' }, 'KAFKA_BROKERS'],
-    ] as const) {
-      const proc = spawnTs('src/edge/main.ts', [], { ...env });
-      const stderr = stderrOf(proc.child);
-      expect(await proc.exited).toBe(2);
-      const lines = stderr().trim().split('\n');
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toContain(text);
-    }
+    ] as const;
+    await Promise.all(
+      cases.map(async ([env, text]) => {
+        const proc = spawnTs('src/edge/main.ts', [], { ...env });
+        const stderr = stderrOf(proc.child);
+        expect(await proc.exited).toBe(2);
+        const lines = stderr().trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toContain(text);
+      }),
+    );
   });
 });

@@ -37,6 +37,16 @@ describe('chat server routing', () => {
     expect(cb.messages().map((m) => m.messageId)).toEqual(acks.map((x) => x.messageId));
     // Nothing else arrived: no echo of alice's own sends on her own connection.
     expect(ca.messages().every((m) => m.senderId === bob)).toBe(true);
+
+    const health = await fetch(`${a.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({
+      checks: { kafkaProducer: true, deliveryConsumer: true, zookeeper: true },
+    });
+    const metrics = await (await fetch(`${b.url}/metrics`)).text();
+    expect(metrics).toMatch(/^chat_edge_connections\{[^}]*\} 1$/m);
+    expect(metrics).toMatch(/^chat_edge_frames_out_total\{[^}]*type="message"[^}]*\} 30$/m);
+    expect(metrics).toMatch(/^chat_edge_send_ack_seconds_count\{[^}]*\} 30$/m);
   });
 
   it('two devices of one user both receive; the other device of the sender gets the copy', async () => {

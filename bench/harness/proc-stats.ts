@@ -153,3 +153,10 @@ export function infraProcesses(): WatchedProcess[] {
     { name: 'postgres', pids: () => pidsByComm('postgres') },
   ];
 }
+
+/** Busy CPU seconds of the whole machine so far (all cores, from /proc/stat). */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const [, user, nice, system, _idle, _iowait, irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / CLK_TCK;
+}

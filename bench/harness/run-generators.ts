@@ -4,11 +4,12 @@
  * measured window, and merges the results.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/infra/paths.js';
 import { type LatencySummary, mergeHistograms, summarize } from './histogram.js';
 import type { LoadOptions, LoadResult } from './load.js';
-import { createProcSampler, type ProcUsage, type WatchedProcess } from './proc-stats.js';
+import { createProcSampler, machineBusySeconds, type ProcUsage, type WatchedProcess } from './proc-stats.js';
 import type { TransportSpec } from './transport.js';
 
 /** Options of {@link runGenerators}. */
@@ -54,6 +55,8 @@ export interface RunResult {
   sendLag: LatencySummary;
   /** CPU and RSS of every watched process in the measured window (generators included). */
   processes: ProcUsage[];
+  /** Busy cores of the whole machine in the window, and the part of it not spent by the watched processes (other work on a shared machine). */
+  machine: { busyCores: number; otherCores: number; loadAverage1m: number };
 }
 
 const GENERATOR = join(PROJECT_ROOT, 'bench', 'harness', 'generator.ts');
@@ -115,16 +118,26 @@ export async function runGenerators(options: RunGeneratorsOptions): Promise<RunR
     for (const c of children) c.send({ type: 'start' });
     await measuring;
     sampler.start();
+    const busyAtStart = machineBusySeconds();
+    const startedAt = performance.now();
     await measured;
     const processes = sampler.stop();
+    const seconds = (performance.now() - startedAt) / 1000;
+    const busyCores = (machineBusySeconds() - busyAtStart) / seconds;
+    const watchedCores = processes.reduce((sum, p) => sum + p.cores, 0);
+    const machine = {
+      busyCores: Math.round(busyCores * 100) / 100,
+      otherCores: Math.round(Math.max(0, busyCores - watchedCores) * 100) / 100,
+      loadAverage1m: loadavg()[0] ?? 0,
+    };
     const parts = (await results).map((m) => m.result as LoadResult);
-    return merge(options.load.rate, parts, processes);
+    return { ...merge(options.load.rate, parts, processes), machine };
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   }
 }
 
-function merge(offeredRate: number, parts: LoadResult[], processes: ProcUsage[]): RunResult {
+function merge(offeredRate: number, parts: LoadResult[], processes: ProcUsage[]): Omit<RunResult, 'machine'> {
   const sum = (f: (p: LoadResult) => number) => parts.reduce((n, p) => n + f(p), 0);
   const errors: Record<string, number> = {};
   for (const p of parts) for (const [k, v] of Object.entries(p.errors)) errors[k] = (errors[k] ?? 0) + v;

@@ -143,7 +143,7 @@ export async function sweep(
 /** One line about a run. */
 export function describe(r: RunResult): string {
   const cpu = r.processes.map((p) => `${p.name}=${p.cores}`).join(' ');
-  return `delivered ${r.deliveredRate}/s, ack p50/p99 ${r.ack.p50}/${r.ack.p99} ms, deliver p50/p99/max ${r.deliver.p50}/${r.deliver.p99}/${r.deliver.max} ms, cores ${cpu}`;
+  return `[other load ${r.machine.otherCores} cores] delivered ${r.deliveredRate}/s, ack p50/p99 ${r.ack.p50}/${r.ack.p99} ms, deliver p50/p99/max ${r.deliver.p50}/${r.deliver.p99}/${r.deliver.max} ms, cores ${cpu}`;
 }
 
 /** Facts about the machine, stored with every result. */

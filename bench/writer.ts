@@ -5,12 +5,13 @@
  *   (b) the old design: one INSERT per message, awaited one after another on one connection
  *       (on a sample; the rate is what matters);
  *   (c) the raw ceiling: one binary COPY of the same rows straight into the messages table.
- * Run directly (`tsx bench/writer.ts [rows]`, default 100,000) it writes bench/results/writer.json.
+ * Run directly (`tsx bench/writer.ts [rows] [concurrency]`, default 100,000 rows) it writes
+ * bench/results/writer.json.
  * Needs Kafka and PostgreSQL (KAFKA_BROKERS, DATABASE_URL; `npm run infra:up`).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,7 +24,7 @@ import { readCommonConfig } from '../src/shared/config.js';
 import { openDatabase } from '../src/shared/db/database.js';
 import { newMessageId } from '../src/shared/ids.js';
 import { createKafka } from '../src/shared/kafka.js';
-import { ensureTopics, uniqueTopics } from '../src/shared/topics.js';
+import { ensureTopics, type Topics, uniqueTopics } from '../src/shared/topics.js';
 import { createWriter } from '../src/writer/index.js';
 
 /** Options of {@link runWriterBench}. */
@@ -38,6 +39,8 @@ export interface WriterBenchOptions {
   kafkaBrokers?: string[];
   /** PostgreSQL URL. Default from DATABASE_URL. */
   databaseUrl?: string;
+  /** Rounds the rows are split into; each round times all three methods back to back. Default 3. */
+  rounds?: number;
   /** Writer concurrency (partitions written at the same time). Default: the writer's default. */
   concurrency?: number;
   /** Progress lines. Default: none. */
@@ -55,13 +58,13 @@ export interface Measured {
 export interface WriterBenchResult {
   bench: 'writer';
   at: string;
-  machine: { cpus: number; node: string };
+  machine: { cpus: number; node: string; loadAverage: number[] };
   rows: number;
+  rounds: number;
   bodyBytes: number;
-  /** (a) Kafka -> writer -> PostgreSQL, from the writer joining its group to the last row stored. */
+  /** (a) Kafka -> writer -> PostgreSQL, from the writer joining its group to the last row stored (summed over rounds). */
   writer: Measured & {
     produceSeconds: number;
-    startSeconds: number;
     /** CPU the writer's Node.js process used while draining (kafkajs, decoding, pg); PostgreSQL's is not included. */
     processCpuSeconds: number;
     partitions: number;
@@ -157,153 +160,213 @@ function check(what: string, stored: number, expected: number): void {
   if (stored !== expected) throw new Error(`${what}: stored ${stored} rows, expected ${expected}`);
 }
 
-/** Runs the three measurements on the same generated rows; leaves no rows or topics behind. */
+/** Shared state of one benchmark run. */
+interface Run {
+  pool: pg.Pool;
+  partitions: number;
+  kafkaBrokers: string[];
+  databaseUrl: string;
+  concurrency: number | undefined;
+  tag: string;
+}
+
+/** What one timed phase returns. */
+interface Phase {
+  rows: number;
+  seconds: number;
+  cpuSeconds?: number;
+  batches?: number;
+}
+
+/** (c) One binary COPY of the rows, encoding included. */
+async function timeCopy(run: Run, messages: readonly ChatMessage[]): Promise<Phase> {
+  const client = await run.pool.connect();
+  try {
+    const started = performance.now();
+    const copy = client.query(copyFrom(`COPY messages (${COLUMNS}) FROM STDIN (FORMAT binary)`));
+    await pipeline(Readable.from(binaryCopy(messages, run.partitions)), copy);
+    return { rows: messages.length, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    client.release();
+  }
+}
+
+/** (a) A fresh writer drains the topic the rows were produced to, timed from joining its group. */
+async function timeWriter(run: Run, topics: Topics, rows: number, round: number): Promise<Phase> {
+  const writer = createWriter({
+    kafkaBrokers: run.kafkaBrokers,
+    databaseUrl: run.databaseUrl,
+    topics,
+    groupId: `bench-writer-${run.tag}-${round}`,
+    createTopics: false,
+    ...(run.concurrency ? { concurrency: run.concurrency } : {}),
+  });
+  await writer.start();
+  const started = performance.now();
+  const cpuBefore = process.cpuUsage();
+  const written = async () => {
+    const metric = await writer.metrics.getSingleMetric('chat_writer_rows_written_total')?.get();
+    return metric?.values.find((v) => v.labels.table === 'messages')?.value ?? 0;
+  };
+  try {
+    while ((await written()) < rows) await new Promise((r) => setTimeout(r, 5));
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    const batchMetric = await writer.metrics.getSingleMetric('chat_writer_batch_records')?.get();
+    const values = (batchMetric?.values ?? []) as { metricName?: string; value: number }[];
+    const batches = values.find((v) => v.metricName === 'chat_writer_batch_records_count')?.value ?? 0;
+    return { rows, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, batches };
+  } finally {
+    await writer.stop();
+  }
+}
+
+/** (b) One INSERT per row, each awaited before the next, on one connection. */
+async function timePerRow(run: Run, messages: readonly ChatMessage[]): Promise<Phase> {
+  const client = await run.pool.connect();
+  try {
+    const text = `INSERT INTO messages (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`;
+    const started = performance.now();
+    for (const [i, m] of messages.entries()) {
+      await client.query({
+        name: 'bench-insert-one',
+        text,
+        values: [
+          m.messageId,
+          m.clientMessageId,
+          m.senderId,
+          m.recipientId,
+          Buffer.from(m.body, 'utf8'),
+          new Date(msOf(m.sentAt)),
+          i % run.partitions,
+          i,
+        ],
+      });
+    }
+    return { rows: messages.length, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    client.release();
+  }
+}
+
+const total = (phases: readonly Phase[], key: 'rows' | 'seconds' | 'cpuSeconds' | 'batches') =>
+  phases.reduce((n, p) => n + (p[key] ?? 0), 0);
+
+/**
+ * Runs the three measurements on the same generated rows; leaves no rows or topics behind.
+ * On a shared machine the load drifts, so the rows are split into rounds and each round times
+ * all three methods back to back (in rotating order); rates are totals over the rounds.
+ */
 export async function runWriterBench(options: WriterBenchOptions = {}): Promise<WriterBenchResult> {
   const common = readCommonConfig();
   const rows = options.rows ?? 100_000;
+  const rounds = Math.max(1, Math.min(options.rounds ?? 3, rows));
   const sample = Math.min(rows, options.perRowSample ?? 5000);
-  const partitions = options.partitions ?? 6;
-  const kafkaBrokers = options.kafkaBrokers ?? common.kafkaBrokers;
-  const databaseUrl = options.databaseUrl ?? common.databaseUrl;
   const log = options.log ?? (() => {});
   const tag = randomBytes(4).toString('hex');
   const { messages, senders } = generate(rows, tag);
   const bodyBytes = messages.reduce((n, m) => n + Buffer.byteLength(m.body), 0);
   const database = await openDatabase({
-    url: databaseUrl,
+    url: options.databaseUrl ?? common.databaseUrl,
     maxConnections: 2,
     applicationName: 'bench-writer',
   });
-  const { pool } = database;
-  const topics = uniqueTopics(`bench-${tag}`);
-  const kafka = createKafka({ brokers: kafkaBrokers, clientId: `bench-writer-${tag}` });
+  const run: Run = {
+    pool: database.pool,
+    partitions: options.partitions ?? 6,
+    kafkaBrokers: options.kafkaBrokers ?? common.kafkaBrokers,
+    databaseUrl: options.databaseUrl ?? common.databaseUrl,
+    concurrency: options.concurrency,
+    tag,
+  };
+  const kafka = createKafka({ brokers: run.kafkaBrokers, clientId: `bench-writer-${tag}` });
   const admin = kafka.admin();
   await admin.connect();
+  const roundTopics = Array.from({ length: rounds }, (_, r) => uniqueTopics(`bench-${tag}-${r}`));
+  const slices = Array.from({ length: rounds }, (_, r) =>
+    messages.slice(Math.floor((r * rows) / rounds), Math.floor(((r + 1) * rows) / rounds)),
+  );
   try {
-    await ensureTopics(admin, topics, { messagePartitions: partitions, presencePartitions: 1 });
-
-    log(`producing ${rows} messages to ${topics.messages}`);
+    // Produce every round's rows first: the writer is timed draining a backlog.
     const producer = kafka.producer();
     await producer.connect();
-    let started = performance.now();
-    for (let i = 0; i < rows; i += 5000) {
-      await producer.send({
-        topic: topics.messages,
-        acks: -1,
-        messages: messages.slice(i, i + 5000).map(chatMessageRecord),
-      });
-    }
-    const produceSeconds = (performance.now() - started) / 1000;
-    await producer.disconnect();
-
-    log('(c) binary COPY');
-    const client = await pool.connect();
-    let rawCopy: WriterBenchResult['rawCopy'];
-    try {
-      started = performance.now();
-      const copy = client.query(copyFrom(`COPY messages (${COLUMNS}) FROM STDIN (FORMAT binary)`));
-      await pipeline(Readable.from(binaryCopy(messages, partitions)), copy);
-      rawCopy = { ...measured(rows, (performance.now() - started) / 1000), format: 'binary' };
-    } finally {
-      client.release();
-    }
-    check('raw COPY', await countRows(pool, senders), rows);
-    await deleteRows(pool, senders);
-
-    log('(a) writer');
-    const writer = createWriter({
-      kafkaBrokers,
-      databaseUrl,
-      topics,
-      groupId: `bench-writer-${tag}`,
-      createTopics: false,
-    });
-    started = performance.now();
-    await writer.start();
-    const joined = performance.now();
-    const cpuBefore = process.cpuUsage();
-    const startSeconds = (joined - started) / 1000;
-    const written = async () => {
-      const metric = await writer.metrics.getSingleMetric('chat_writer_rows_written_total')?.get();
-      return metric?.values.find((v) => v.labels.table === 'messages')?.value ?? 0;
-    };
-    let writerSeconds: number;
-    let writerCpuSeconds: number;
-    let batches: number;
-    try {
-      while ((await written()) < rows) await new Promise((r) => setTimeout(r, 5));
-      writerSeconds = (performance.now() - joined) / 1000;
-      const cpu = process.cpuUsage(cpuBefore);
-      writerCpuSeconds = (cpu.user + cpu.system) / 1e6;
-      const batchMetric = await writer.metrics.getSingleMetric('chat_writer_batch_records')?.get();
-      const values = (batchMetric?.values ?? []) as { metricName?: string; value: number }[];
-      batches = values.find((v) => v.metricName === 'chat_writer_batch_records_count')?.value ?? 0;
-    } finally {
-      await writer.stop();
-    }
-    check('writer', await countRows(pool, senders), rows);
-    await deleteRows(pool, senders);
-
-    log(`(b) one INSERT per row, ${sample} rows`);
-    const one = await pool.connect();
-    let perRowInsert: Measured;
-    try {
-      const text = `INSERT INTO messages (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`;
-      started = performance.now();
-      for (let i = 0; i < sample; i += 1) {
-        const m = messages[i] as ChatMessage;
-        await one.query({
-          name: 'bench-insert-one',
-          text,
-          values: [
-            m.messageId,
-            m.clientMessageId,
-            m.senderId,
-            m.recipientId,
-            Buffer.from(m.body, 'utf8'),
-            new Date(msOf(m.sentAt)),
-            i % partitions,
-            i,
-          ],
+    const produceStarted = performance.now();
+    for (const [r, slice] of slices.entries()) {
+      const topics = roundTopics[r] as Topics;
+      await ensureTopics(admin, topics, { messagePartitions: run.partitions, presencePartitions: 1 });
+      log(`producing ${slice.length} messages to ${topics.messages}`);
+      for (let i = 0; i < slice.length; i += 5000) {
+        await producer.send({
+          topic: topics.messages,
+          acks: -1,
+          messages: slice.slice(i, i + 5000).map(chatMessageRecord),
         });
       }
-      perRowInsert = measured(sample, (performance.now() - started) / 1000);
-    } finally {
-      one.release();
     }
-    check('per-row INSERT', await countRows(pool, senders), sample);
+    const produceSeconds = (performance.now() - produceStarted) / 1000;
+    await producer.disconnect();
 
-    const writerMeasured = measured(rows, writerSeconds);
-    const result: WriterBenchResult = {
+    const copies: Phase[] = [];
+    const writers: Phase[] = [];
+    const perRows: Phase[] = [];
+    for (const [r, slice] of slices.entries()) {
+      const sampleRows = slice.slice(0, Math.max(1, Math.floor(sample / rounds)));
+      const phases = [
+        async () => {
+          log(`round ${r + 1}/${rounds}: (c) binary COPY of ${slice.length} rows`);
+          copies.push(await timeCopy(run, slice));
+          check('raw COPY', await countRows(run.pool, senders), slice.length);
+        },
+        async () => {
+          log(`round ${r + 1}/${rounds}: (a) writer draining ${slice.length} rows`);
+          writers.push(await timeWriter(run, roundTopics[r] as Topics, slice.length, r));
+          check('writer', await countRows(run.pool, senders), slice.length);
+        },
+        async () => {
+          log(`round ${r + 1}/${rounds}: (b) ${sampleRows.length} single-row INSERTs`);
+          perRows.push(await timePerRow(run, sampleRows));
+          check('per-row INSERT', await countRows(run.pool, senders), sampleRows.length);
+        },
+      ];
+      for (let k = 0; k < phases.length; k += 1) {
+        await (phases[(k + r) % phases.length] as () => Promise<void>)();
+        await deleteRows(run.pool, senders);
+      }
+    }
+
+    const writer = measured(total(writers, 'rows'), total(writers, 'seconds'));
+    const perRowInsert = measured(total(perRows, 'rows'), total(perRows, 'seconds'));
+    const rawCopy = measured(total(copies, 'rows'), total(copies, 'seconds'));
+    return {
       bench: 'writer',
       at: new Date().toISOString(),
-      machine: { cpus: cpus().length, node: process.version },
+      machine: { cpus: cpus().length, node: process.version, loadAverage: loadavg().map((n) => round(n, 2)) },
       rows,
+      rounds,
       bodyBytes,
       writer: {
-        ...writerMeasured,
+        ...writer,
         produceSeconds: round(produceSeconds, 3),
-        startSeconds: round(startSeconds, 3),
-        processCpuSeconds: round(writerCpuSeconds, 3),
-        partitions,
-        batches,
+        processCpuSeconds: round(total(writers, 'cpuSeconds'), 3),
+        partitions: run.partitions,
+        batches: total(writers, 'batches'),
       },
       perRowInsert,
-      rawCopy,
+      rawCopy: { ...rawCopy, format: 'binary' },
       ratios: {
-        writerVsPerRowInsert: round(writerMeasured.rowsPerSecond / perRowInsert.rowsPerSecond, 2),
-        writerVsRawCopy: round(writerMeasured.rowsPerSecond / rawCopy.rowsPerSecond, 3),
+        writerVsPerRowInsert: round(writer.rowsPerSecond / perRowInsert.rowsPerSecond, 2),
+        writerVsRawCopy: round(writer.rowsPerSecond / rawCopy.rowsPerSecond, 3),
       },
       aims: {
-        atLeast20xPerRow: writerMeasured.rowsPerSecond >= 20 * perRowInsert.rowsPerSecond,
-        atLeastHalfOfCopy: writerMeasured.rowsPerSecond >= 0.5 * rawCopy.rowsPerSecond,
-        atLeast30kRowsPerSecond: writerMeasured.rowsPerSecond >= 30_000,
+        atLeast20xPerRow: writer.rowsPerSecond >= 20 * perRowInsert.rowsPerSecond,
+        atLeastHalfOfCopy: writer.rowsPerSecond >= 0.5 * rawCopy.rowsPerSecond,
+        atLeast30kRowsPerSecond: writer.rowsPerSecond >= 30_000,
       },
     };
-    return result;
   } finally {
-    await deleteRows(pool, senders).catch(() => {});
-    await admin.deleteTopics({ topics: [topics.messages, topics.presence] }).catch(() => {});
+    await deleteRows(run.pool, senders).catch(() => {});
+    const all = roundTopics.flatMap((t) => [t.messages, t.presence]);
+    await admin.deleteTopics({ topics: all }).catch(() => {});
     await admin.disconnect();
     await database.close();
   }

@@ -9,6 +9,7 @@ describe('bench/writer.ts', () => {
       rows: 600,
       perRowSample: 50,
       partitions: 3,
+      rounds: 2,
       kafkaBrokers: infra().kafkaBrokers,
       databaseUrl: infra().databaseUrl,
     });

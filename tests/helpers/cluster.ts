@@ -117,6 +117,8 @@ export interface Cluster {
   startWriter(env?: Env): Promise<ClusterProcess>;
   /** A user id unique to this cluster. */
   user(prefix?: string): string;
+  /** Every user id user() made so far. */
+  users(): string[];
   /** A valid token for the user, signed with the cluster's secret. */
   token(userId: string, ttlSeconds?: number): Promise<string>;
   /** A Node SDK client through this cluster's discovery, closed when the cluster stops. */
@@ -183,6 +185,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   let edgeCount = 0;
   let writerCount = 0;
   let userCount = 0;
+  const userIds: string[] = [];
   let stopped = false;
 
   const admin = createKafka({ brokers: kafkaBrokers, clientId: `cluster-${tag}` }).admin();
@@ -366,7 +369,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     writers: [],
     startEdge,
     startWriter,
-    user: (prefix = 'u') => `${prefix}-${tag}-${++userCount}`,
+    user: (prefix = 'u') => {
+      const id = `${prefix}-${tag}-${++userCount}`;
+      userIds.push(id);
+      return id;
+    },
+    users: () => [...userIds],
     token: (userId, ttlSeconds) => signToken(userId, { secret: authSecret, ttlSeconds: ttlSeconds ?? 3600 }),
     client(userId, clientOptions = {}) {
       const client = createNodeChatClient({

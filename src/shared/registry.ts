@@ -155,7 +155,12 @@ export function createRegistration(options: RegistrationOptions): Registration {
       try {
         do {
           again = false;
-          await writeOnce();
+          try {
+            await writeOnce();
+          } catch (err) {
+            // A flush asked for meanwhile (a reconnect, say) gets its own attempt.
+            if (!again) throw err;
+          }
         } while (again || (dirty() && !stopped));
       } finally {
         inFlight = undefined;

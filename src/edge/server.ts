@@ -125,7 +125,6 @@ export function createEdgeServer(edgeOptions: EdgeOptions): EdgeServer {
   async function start(): Promise<void> {
     if (started) throw new Error('already started');
     started = true;
-    const sessionContext = () => context();
     zk = new ZkClient({
       connect: options.zookeeperConnect,
       sessionTimeoutMs: options.zkSessionTimeoutMs,
@@ -186,6 +185,7 @@ export function createEdgeServer(edgeOptions: EdgeOptions): EdgeServer {
       logger: log,
     });
 
+    const sessionContext = context();
     http = createServer((req, res) => {
       if (!handleOps(req, res, metrics.registry, checks)) res.writeHead(404).end();
     });
@@ -200,7 +200,7 @@ export function createEdgeServer(edgeOptions: EdgeOptions): EdgeServer {
               ws.close(CLOSE.SERVICE_RESTART.code, CLOSE.SERVICE_RESTART.reason);
               return;
             }
-            const session = new Session(ws, userId, sessionContext());
+            const session = new Session(ws, userId, sessionContext);
             sessions.add(session);
             connectionsChanged();
           });

@@ -191,8 +191,11 @@ export class Session implements CatchUpSession {
     }
     metrics.framesIn.inc({ type: action.kind });
     if (action.kind === 'heartbeat') {
-      const lastRead = msOf(action.heartbeat.lastReadTimestamp);
-      this.sendFrame(heartbeatAckFrame(Date.now()), 'heartbeatAck');
+      const now = Date.now();
+      // A cursor in the future (a client's clock) would hide messages not yet sent, here and in
+      // the stored read state; no message can be newer than now + the clock skew bound.
+      const lastRead = Math.min(msOf(action.heartbeat.lastReadTimestamp), now + this.#ctx.options.skewMs);
+      this.sendFrame(heartbeatAckFrame(now), 'heartbeatAck');
       this.#ctx.presence.heartbeat(this.userId, lastRead);
       if (!this.#catchUpStarted)
         this.#startCatchUp(action.heartbeat.lastReadTimestamp ? lastRead : undefined);

@@ -22,6 +22,36 @@ import { createWriterMetrics, type WriterMetrics } from './metrics.js';
 import { messageBatch, presenceBatch } from './records.js';
 import { BatchStore, isDataError, type StoreResult } from './store.js';
 
+/** A heartbeat failed while a statement ran: the group is rebalancing, the batch must not be committed. */
+class LostMembership extends Error {}
+
+/** The heartbeat period while a batch statement runs, ms (the consumer's heartbeatInterval). */
+const STATEMENT_HEARTBEAT_MS = 1000;
+
+/**
+ * Runs a statement while heartbeating the group: kafkajs only heartbeats from the fetch loop,
+ * which waits for this batch, so a statement longer than the session timeout (10 s) would
+ * otherwise get this member evicted. A failed heartbeat (a rebalance started) is reported as
+ * LostMembership once the statement has finished; the stored batch is then replayed by the
+ * partition's next owner, and the unique keys absorb it.
+ */
+async function keepingMembership<T>(heartbeat: () => Promise<void>, run: () => Promise<T>): Promise<T> {
+  let lost: unknown;
+  const timer = setInterval(() => {
+    heartbeat().catch((err: unknown) => {
+      lost ??= err;
+    });
+  }, STATEMENT_HEARTBEAT_MS);
+  try {
+    const result = await run();
+    if (lost !== undefined)
+      throw new LostMembership('heartbeat failed during the statement', { cause: lost });
+    return result;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** The consumer group writers share by default. */
 export const DEFAULT_WRITER_GROUP = 'chat-writer';
 
@@ -345,11 +375,12 @@ class KafkaWriter implements Writer {
         if (!isRunning() || isStale() || this.#stopping.signal.aborted) return;
         const end = this.#m.insertSeconds.startTimer({ topic_kind: kind });
         try {
-          result = await write();
+          result = await keepingMembership(heartbeat, write);
           end();
           this.#databaseUp = true;
           break;
         } catch (err) {
+          if (err instanceof LostMembership) throw err.cause;
           if (!isDataError(err)) this.#databaseUp = false;
           this.#m.databaseErrors.inc();
           const delay = backoff.next();

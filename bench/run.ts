@@ -9,6 +9,8 @@
  * BENCH_WRITER_ROWS, BENCH_DISCOVERY_RATE, BENCH_DISCOVERY_MS, BENCH_VERBOSE=1 (server logs),
  * BENCH_NO_REPORT=1 (skip rendering docs/benchmarks.md). See docs/benchmarks.md.
  */
+
+import { killAllBenchServices } from './harness/services.js';
 import { renderReport } from './report.js';
 import { runConnections, runFanout } from './scenarios/capacity-scenarios.js';
 import { type BenchConfig, readBenchConfig } from './scenarios/common.js';
@@ -36,6 +38,12 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const config = readBenchConfig();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killAllBenchServices();
+      process.exit(130);
+    });
+  }
   const log: Log = (line) => console.log(`[bench] ${line}`);
   let failed = false;
   for (const name of names.length ? names : Object.keys(SCENARIOS)) {

@@ -6,6 +6,15 @@
 import { type Service, startService, stopServices } from '../../src/stack/supervisor.js';
 import type { WatchedProcess } from './proc-stats.js';
 
+const running = new Set<Service>();
+
+/** SIGKILLs every server still running (the runner's SIGINT/SIGTERM handler; never leave servers behind). */
+export function killAllBenchServices(): void {
+  for (const s of running)
+    if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+  running.clear();
+}
+
 /** A started server. */
 export interface BenchService {
   service: Service;
@@ -34,6 +43,8 @@ export async function startBenchService(
       if (tail.length > 40) tail.shift();
     },
   });
+  running.add(service);
+  service.child.once('exit', () => running.delete(service));
   let timer: NodeJS.Timeout | undefined;
   try {
     const readyLine = await Promise.race([

@@ -30,13 +30,29 @@ export interface DualServer {
   readonly h2: http2.Http2Server;
   /** Every open TCP connection (to cut the stragglers on close). */
   readonly sockets: ReadonlySet<net.Socket>;
+  /** Closes HTTP/1.1 connections with no request in flight, and the others once they finish. */
+  closeIdleHttp1(): void;
 }
 
 /** Creates the servers; call `tcp.listen(...)` to serve. */
 export function createDualServer(handler: DualHandler): DualServer {
   const h2 = http2.createServer({}, handler);
-  const h1 = http.createServer({ keepAliveTimeout: 5000 }, handler);
+  // The HTTP/1.1 server never listens itself, so its own idle-connection tracking is off:
+  // count requests in flight per socket here.
+  const busy = new Map<net.Socket, number>();
+  let closing = false;
+  const h1 = http.createServer({ keepAliveTimeout: 5000 }, (req, res) => {
+    const socket = req.socket;
+    busy.set(socket, (busy.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      const left = (busy.get(socket) ?? 1) - 1;
+      busy.set(socket, left);
+      if (closing && left === 0) socket.destroySoon();
+    });
+    handler(req, res);
+  });
   const sockets = new Set<net.Socket>();
+  const http1Sockets = new Set<net.Socket>();
   const tcp = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -54,12 +70,30 @@ export function createDualServer(handler: DualHandler): DualServer {
       socket.setTimeout(0);
       socket.unshift(head);
       const isH2 = head.subarray(0, SNIFF_BYTES).equals(PREFACE.subarray(0, SNIFF_BYTES));
-      (isH2 ? h2 : h1).emit('connection', socket);
+      if (isH2) {
+        h2.emit('connection', socket);
+      } else {
+        http1Sockets.add(socket);
+        socket.once('close', () => {
+          http1Sockets.delete(socket);
+          busy.delete(socket);
+        });
+        h1.emit('connection', socket);
+      }
     };
     socket.on('readable', onReadable);
     socket.once('end', () => {
       if (head.length < SNIFF_BYTES) socket.destroy();
     });
   });
-  return { tcp, h1, h2, sockets };
+  return {
+    tcp,
+    h1,
+    h2,
+    sockets,
+    closeIdleHttp1() {
+      closing = true;
+      for (const socket of http1Sockets) if (!busy.get(socket)) socket.destroySoon();
+    },
+  };
 }

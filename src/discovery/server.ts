@@ -179,7 +179,8 @@ export function createDiscoveryServer(options: DiscoveryServerOptions): Discover
   });
   const handler = withCors(rpc, corsOrigins);
 
-  const { tcp, h1, h2, sockets } = createDualServer(handler);
+  const dual = createDualServer(handler);
+  const { tcp, h2, sockets } = dual;
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (session) => {
     sessions.add(session);
@@ -227,7 +228,7 @@ export function createDiscoveryServer(options: DiscoveryServerOptions): Discover
           tcp.close(() => resolve());
         });
         for (const session of sessions) session.close();
-        h1.closeIdleConnections();
+        dual.closeIdleHttp1();
         // Connections whose calls do not finish in time are cut.
         const force = setTimeout(() => {
           for (const socket of sockets) socket.destroy();

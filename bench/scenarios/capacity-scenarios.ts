@@ -14,7 +14,7 @@ import {
   stopBenchServices,
   watched,
 } from '../harness/services.js';
-import { type BenchConfig, describe, runId, writeResult } from './common.js';
+import { type BenchConfig, describe, runId, waitForQuiet, writeResult } from './common.js';
 import { BENCH_SECRET, startOurSystem } from './system.js';
 
 type Log = (line: string) => void;
@@ -29,6 +29,7 @@ export async function runFanout(config: BenchConfig, log: Log): Promise<Record<s
   try {
     for (const [i, count] of counts.entries()) {
       if (i > 0) await system.setEdges(count);
+      await waitForQuiet(config, log);
       const r = await runGenerators({
         transport: { kind: 'frames', urls: system.edgeUrls, authSecret: BENCH_SECRET },
         load: {
@@ -119,6 +120,7 @@ async function measureIdle(
   server: BenchService,
   watch: WatchedProcess[],
 ): Promise<IdleRow> {
+  await waitForQuiet(config, () => {});
   await sleep(1000);
   const pid = server.service.child.pid!;
   const baseline = readProc(pid)?.rssBytes ?? 0;

@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/infra/paths.js';
+import { machineBusySeconds } from '../harness/proc-stats.js';
 import type { RunResult } from '../harness/run-generators.js';
 
 /** Knobs of a bench run; every one has an environment variable. */
@@ -36,6 +37,10 @@ export interface BenchConfig {
   heartbeatMs: number;
   /** After the sweep, also run at half the best rate (BENCH_HALF, default 1; 0 skips it). */
   half: boolean;
+  /** Before each step, wait until the machine's busy cores (idle servers included) fall below this (BENCH_QUIET_CORES, default 0.6; 0 = never wait). */
+  quietCores: number;
+  /** Wait at most this long for a quiet machine, ms (BENCH_QUIET_WAIT_MS, default 120000). */
+  quietWaitMs: number;
   /** Generator processes (BENCH_GENERATORS, default 1). */
   generators: number;
   /** Where result files go (BENCH_RESULTS_DIR, default bench/results). */
@@ -79,6 +84,8 @@ export function readBenchConfig(overrides: Partial<BenchConfig> = {}): BenchConf
     idleMs: num('BENCH_IDLE_MS', 30000),
     heartbeatMs: num('BENCH_HEARTBEAT_MS', 10000),
     half: num('BENCH_HALF', 1) !== 0,
+    quietCores: num('BENCH_QUIET_CORES', 0.6),
+    quietWaitMs: num('BENCH_QUIET_WAIT_MS', 120000),
     generators: num('BENCH_GENERATORS', 1),
     resultsDir: process.env.BENCH_RESULTS_DIR ?? join(PROJECT_ROOT, 'bench', 'results'),
     ...overrides,
@@ -108,6 +115,33 @@ export interface Sweep {
   maxSustainableRate: number;
   /** A run at half of maxSustainableRate. */
   atHalf?: SweepStep;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * On a shared machine other work steals the cores the servers need: wait (bounded) until the
+ * machine is quiet before a step. Returns the busy cores seen last.
+ */
+export async function waitForQuiet(config: BenchConfig, log: (line: string) => void): Promise<number> {
+  if (config.quietCores <= 0) return 0;
+  const deadline = Date.now() + config.quietWaitMs;
+  let said = false;
+  for (;;) {
+    const before = machineBusySeconds();
+    await sleep(1000);
+    const busy = machineBusySeconds() - before;
+    if (busy < config.quietCores || Date.now() >= deadline) {
+      if (said)
+        log(
+          `  machine ${busy < config.quietCores ? 'quiet' : 'still busy'} (${Math.round(busy * 100) / 100} cores busy)`,
+        );
+      return busy;
+    }
+    if (!said)
+      log(`  waiting for a quiet machine (${Math.round(busy * 100) / 100} cores busy by other work)`);
+    said = true;
+  }
 }
 
 /** Runs rising rates until the first unsustainable step, then one at half the best rate. */

@@ -15,18 +15,20 @@ import {
 } from '../harness/services.js';
 import type { TransportSpec } from '../harness/transport.js';
 import { createPeerTable, dropPeerTable } from '../peers/socketio.js';
-import { type BenchConfig, runId, sweep, writeResult } from './common.js';
+import { type BenchConfig, runId, sweep, waitForQuiet, writeResult } from './common.js';
 import { BENCH_SECRET, startOurSystem } from './system.js';
 
 type Log = (line: string) => void;
 
-function runStep(
+async function runStep(
   config: BenchConfig,
   transport: TransportSpec,
   prefix: string,
   rate: number,
   watch: WatchedProcess[],
+  log: Log,
 ): Promise<RunResult> {
+  await waitForQuiet(config, log);
   return runGenerators({
     transport,
     load: {
@@ -79,7 +81,7 @@ export async function runEndToEnd(
       config.half,
       async (rate) => {
         await system.prepareConnects();
-        return runStep(config, transport, `${id}-r${rate}`, rate, system.watch);
+        return runStep(config, transport, `${id}-r${rate}`, rate, system.watch, log);
       },
       log,
     );
@@ -136,7 +138,7 @@ export async function runSocketIoPeer(config: BenchConfig, log: Log): Promise<Re
       config.rates,
       config.p99LimitMs,
       config.half,
-      (rate) => runStep(config, transport, `${id}-r${rate}`, rate, watch),
+      (rate) => runStep(config, transport, `${id}-r${rate}`, rate, watch, log),
       log,
     );
     const data = {
@@ -174,7 +176,7 @@ export async function runRelay(config: BenchConfig, log: Log): Promise<Record<st
       config.rates,
       config.p99LimitMs,
       config.half,
-      (rate) => runStep(config, transport, `${id}-r${rate}`, rate, watched([relay])),
+      (rate) => runStep(config, transport, `${id}-r${rate}`, rate, watched([relay]), log),
       log,
     );
     const data = {

@@ -28,6 +28,7 @@ const config: BenchConfig = readBenchConfig({
   idleMs: 1500,
   heartbeatMs: 500,
   half: false,
+  quietCores: 0,
   generators: 1,
   resultsDir: dir,
 });

@@ -142,8 +142,9 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       for (const p of ends) positions.set(p.partition, Number(p.high));
       const c = kafka.consumer(fastConsumerConfig(groupId));
       consumer = c;
+      let joinTimer: NodeJS.Timeout | undefined;
       const joinedOnce = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
+        joinTimer = setTimeout(
           () =>
             reject(
               new ChatBackendError('CHAT_ERR_UNAVAILABLE', 'the delivery consumer did not join its group'),
@@ -152,10 +153,21 @@ export function createDelivery(options: DeliveryOptions): Delivery {
         );
         c.on(c.events.GROUP_JOIN, () => {
           joined = true;
-          clearTimeout(timer);
+          clearTimeout(joinTimer);
+          // After a rejoin (or a kafkajs restart, whose new member would otherwise start from
+          // the last commit or, with none yet, from the end), resume exactly where we are.
+          for (const [partition, offset] of positions) {
+            try {
+              c.seek({ topic, partition, offset: String(offset) });
+            } catch (err) {
+              log?.warn({ err, partition }, 'seeking the delivery consumer failed');
+            }
+          }
           resolve();
         });
       });
+      // start() may fail before awaiting it; never leave a rejection unhandled.
+      joinedOnce.catch(() => {});
       c.on(c.events.CRASH, (e) => {
         joined = false;
         log?.error({ err: e.payload.error }, 'delivery consumer crashed; kafkajs restarts it');
@@ -190,8 +202,12 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       // fetch, so consumption starts exactly at the end offsets read above. (kafkajs'
       // admin.setOffsets does the same with a throwaway consumer but costs a 5 s fetch wait.)
       for (const p of ends) c.seek({ topic, partition: p.partition, offset: p.high });
-      await running;
-      await joinedOnce;
+      try {
+        await running;
+        await joinedOnce;
+      } finally {
+        clearTimeout(joinTimer);
+      }
     },
     async stop() {
       joined = false;

@@ -226,7 +226,11 @@ export function createEdgeServer(edgeOptions: EdgeOptions): EdgeServer {
     const { port } = server.address() as AddressInfo;
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
     url = `http://${host}:${port}`;
-    wsUrl = options.publicWsUrl ?? `ws://${host}:${port}/ws`;
+    // A wildcard address is no place to connect to; without EDGE_PUBLIC_URL advertise loopback.
+    const wildcard = options.host === '0.0.0.0' || options.host === '::';
+    if (wildcard && !options.publicWsUrl)
+      log.warn('listening on a wildcard address without publicWsUrl; advertising 127.0.0.1');
+    wsUrl = options.publicWsUrl ?? `ws://${wildcard ? '127.0.0.1' : host}:${port}/ws`;
     const sweepMs = Math.max(5, Math.min(1000, options.heartbeatIntervalMs / 2));
     sweepTimer = setInterval(sweepSilent, sweepMs);
     sweepTimer.unref();

@@ -31,7 +31,7 @@ describe('chat server lifecycle', () => {
     onTestFinished(() => clearInterval(timer));
     const started = Date.now();
     expect((await silent.closed).code).toBe(4000);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     await sleep(300);
     expect(alive.ws.readyState).toBe(alive.ws.OPEN);
     expect(alive.frames.filter((f) => f.frame.case === 'heartbeatAck').length).toBeGreaterThan(3);

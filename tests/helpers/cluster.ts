@@ -301,7 +301,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         ...options.edgeEnv,
         ...env,
       },
-      /edge ready \S+ (ws\S+)/,
+      /^edge ready \S+ (ws\S+)/,
       (line) => {
         const url = /edge ready \S+ (ws\S+)/.exec(line)![1]!;
         return { url, httpUrl: httpOf(url) };
@@ -326,7 +326,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         ...options.writerEnv,
         ...env,
       },
-      /writer ready/,
+      /^writer ready/,
       (line) => {
         const url = /writer ready (http\S+)/.exec(line)?.[1] ?? '';
         return { url, httpUrl: url };
@@ -414,9 +414,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
           DISCOVERY_ZK_BASE_PATH: zkBasePath,
           ...options.discoveryEnv,
         },
-        /discovery (ready|listening)/,
+        /^discovery (ready|listening on) http/,
         (line) => {
-          const url = /(http:\/\/\S+)/.exec(line)?.[1] ?? '';
+          const url = /(http:\/\/[^\s"]+)/.exec(line)?.[1] ?? '';
           return { url, httpUrl: url };
         },
       );

@@ -92,3 +92,18 @@ it('a body one byte over the limit is refused with TOO_LARGE and stored nowhere'
     'small one after',
   ]);
 });
+
+it('a body over the frame limit is refused once (TOO_LARGE), without a reconnect loop', async () => {
+  const alice = cluster.client(cluster.user('huge-alice'), { sendTimeoutMs: 10_000 });
+  await alice.connect();
+  let reconnects = 0;
+  alice.on('state', (s) => {
+    if (s === 'reconnecting') reconnects++;
+  });
+  // 70,000 bytes: over max_body_bytes AND over max_frame_bytes (the server would close 1009).
+  await expect(alice.send(cluster.user('huge-bob'), 'x'.repeat(70_000))).rejects.toMatchObject({
+    code: 'TOO_LARGE',
+  });
+  expect(reconnects).toBeLessThanOrEqual(1);
+  await alice.send(cluster.user('huge-bob'), 'the connection still works');
+});

@@ -67,16 +67,12 @@ export class PresenceView {
   }
 
   /**
-   * Creates the topics when missing, subscribes from the beginning and starts consuming. Does
-   * not wait for the catch-up. When Kafka is unreachable it logs and keeps trying in the
-   * background (discovery itself must not depend on Kafka).
+   * Creates the topics when missing, subscribes from the beginning and starts consuming, in
+   * the background: {@link ready} tells when it has joined. When Kafka is unreachable it logs
+   * and keeps trying (discovery itself must not depend on Kafka).
    */
-  async start(): Promise<void> {
-    try {
-      await this.#open();
-    } catch (err) {
-      this.#retry(err);
-    }
+  start(): void {
+    this.#starting = this.#open().catch((err: unknown) => this.#retry(err));
   }
 
   async #open(): Promise<void> {
@@ -106,10 +102,13 @@ export class PresenceView {
     }, this.#retryDelayMs);
   }
 
+  /** Stops consuming; an attempt to start still waiting on Kafka gets at most 2 s to settle. */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
-    await this.#starting;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#starting, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
     await this.#consumer.disconnect();
   }
 

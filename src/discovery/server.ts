@@ -78,7 +78,7 @@ export interface DiscoveryServer {
   readonly url: string;
   /** The bound port once started. */
   readonly port: number;
-  /** Connects to ZooKeeper (and Kafka), loads the view, then listens. */
+  /** Connects to ZooKeeper, loads the view and listens; the presence consumer starts in the background. */
   start(): Promise<void>;
   /** Stops listening, ends open streams and closes what it opened. Idempotent. */
   close(): Promise<void>;
@@ -206,7 +206,7 @@ export function createDiscoveryServer(options: DiscoveryServerOptions): Discover
       if (ownZk || zk.generation === 0) await zk.start();
       await view.start();
       updateHealth();
-      await presence?.start();
+      presence?.start();
       await new Promise<void>((resolve, reject) => {
         tcp.once('error', reject);
         tcp.listen(wantedPort, host, () => {

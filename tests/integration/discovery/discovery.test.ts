@@ -2,6 +2,7 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { describe, expect, it } from 'vitest';
 import { DiscoveryService } from '../../../gen/chat/v1/discovery_pb.js';
+import { PresenceService } from '../../../gen/chat/v1/presence_pb.js';
 import { infra } from '../../helpers/infra.js';
 import { spawnTs } from '../../helpers/processes.js';
 import { startTcpProxy } from '../../helpers/tcp-proxy.js';
@@ -175,5 +176,18 @@ describe('DiscoveryService', () => {
     expect((await client.listChatServers({})).servers.find((s) => s.id === 'after')?.draining).toBe(true);
     await after.stop();
     await eventually(ids, (list) => list.join() === 'before');
+  });
+
+  it('starts and hands out servers while Kafka is unreachable; presence answers UNAVAILABLE', async () => {
+    const basePath = testBasePath();
+    await register(await testZk(), basePath, 'k', 0);
+    const discovery = await startDiscovery({ basePath, kafkaBrokers: ['127.0.0.1:1'] });
+    expect(
+      (await testClient(DiscoveryService, discovery.url).getChatServer({ userId: 'u' })).server?.id,
+    ).toBe('k');
+    const err = await testClient(PresenceService, discovery.url)
+      .getPresence({ userIds: ['u'] })
+      .catch((e: unknown) => ConnectError.from(e));
+    expect((err as ConnectError).code).toBe(Code.Unavailable);
   });
 });

@@ -7,7 +7,8 @@
  * BENCH_BODY_BYTES, BENCH_RATES, BENCH_P99_MS, BENCH_FANOUT_RATE, BENCH_FANOUT_EDGES,
  * BENCH_CONNECTIONS, BENCH_IDLE_MS, BENCH_HEARTBEAT_MS, BENCH_GENERATORS, BENCH_RESULTS_DIR,
  * BENCH_WRITER_ROWS, BENCH_DISCOVERY_RATE, BENCH_DISCOVERY_MS, BENCH_VERBOSE=1 (server logs),
- * BENCH_NO_REPORT=1 (skip rendering docs/benchmarks.md). See docs/benchmarks.md.
+ * BENCH_NO_REPORT=1 (skip rendering docs/benchmarks.md), BENCH_NICE (priority of the bench's
+ * processes, e.g. -10 on a shared machine), BENCH_QUIET_CORES, BENCH_QUIET_WAIT_MS. See docs/benchmarks.md.
  */
 
 import { killAllBenchServices } from './harness/services.js';

@@ -10,6 +10,7 @@ import { PROJECT_ROOT } from '../../src/infra/paths.js';
 import { type LatencySummary, mergeHistograms, summarize } from './histogram.js';
 import type { LoadOptions, LoadResult } from './load.js';
 import { createProcSampler, machineBusySeconds, type ProcUsage, type WatchedProcess } from './proc-stats.js';
+import { raisePriority } from './services.js';
 import type { TransportSpec } from './transport.js';
 
 /** Options of {@link runGenerators}. */
@@ -74,6 +75,7 @@ export async function runGenerators(options: RunGeneratorsOptions): Promise<RunR
       }),
     );
   }
+  for (const c of children) raisePriority(c.pid);
   const watch: WatchedProcess[] = [
     ...(options.watch ?? []),
     ...children.map((c, i) => ({ name: `generator-${i + 1}`, pids: () => (c.pid ? [c.pid] : []) })),

@@ -188,6 +188,7 @@ export function machine(): Record<string, unknown> {
     cpuModel: c[0]?.model ?? 'unknown',
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
+    benchNice: Number(process.env.BENCH_NICE ?? 0),
     date: new Date().toISOString(),
   };
 }

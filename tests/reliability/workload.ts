@@ -7,6 +7,12 @@ import type { ChatClient } from '../../src/client/index.js';
 import { type CheckOptions, type CheckReport, checkHistory, HistoryRecorder } from '../helpers/checker.js';
 import { type Cluster, eventually } from '../helpers/cluster.js';
 
+/**
+ * True under `npm run test:faults` (CHAT_FAULTS=1): the long fault tests run only then; CI
+ * (`npm test`) runs the short ones. See docs/reliability.md for which is which.
+ */
+export const FAULTS = process.env.CHAT_FAULTS === '1';
+
 /** Sender/recipient pairs with their clients. */
 export interface Pairs {
   recorder: HistoryRecorder;

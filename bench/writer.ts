@@ -69,6 +69,8 @@ export interface WriterBenchResult {
     processCpuSeconds: number;
     partitions: number;
     batches: number;
+    /** Sum of the batch statements' durations (they overlap when concurrency > 1). */
+    statementSeconds: number;
   };
   /** (b) one INSERT per row, sequential on one connection. */
   perRowInsert: Measured;
@@ -176,6 +178,7 @@ interface Phase {
   seconds: number;
   cpuSeconds?: number;
   batches?: number;
+  statementSeconds?: number;
 }
 
 /** (c) One binary COPY of the rows, encoding included. */
@@ -215,7 +218,11 @@ async function timeWriter(run: Run, topics: Topics, rows: number, round: number)
     const batchMetric = await writer.metrics.getSingleMetric('chat_writer_batch_records')?.get();
     const values = (batchMetric?.values ?? []) as { metricName?: string; value: number }[];
     const batches = values.find((v) => v.metricName === 'chat_writer_batch_records_count')?.value ?? 0;
-    return { rows, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, batches };
+    const insertMetric = await writer.metrics.getSingleMetric('chat_writer_insert_seconds')?.get();
+    const inserts = (insertMetric?.values ?? []) as { metricName?: string; value: number }[];
+    const statementSeconds =
+      inserts.find((v) => v.metricName === 'chat_writer_insert_seconds_sum')?.value ?? 0;
+    return { rows, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, batches, statementSeconds };
   } finally {
     await writer.stop();
   }
@@ -249,7 +256,7 @@ async function timePerRow(run: Run, messages: readonly ChatMessage[]): Promise<P
   }
 }
 
-const total = (phases: readonly Phase[], key: 'rows' | 'seconds' | 'cpuSeconds' | 'batches') =>
+const total = (phases: readonly Phase[], key: Exclude<keyof Phase, never>) =>
   phases.reduce((n, p) => n + (p[key] ?? 0), 0);
 
 /**
@@ -350,6 +357,7 @@ export async function runWriterBench(options: WriterBenchOptions = {}): Promise<
         processCpuSeconds: round(total(writers, 'cpuSeconds'), 3),
         partitions: run.partitions,
         batches: total(writers, 'batches'),
+        statementSeconds: round(total(writers, 'statementSeconds'), 3),
       },
       perRowInsert,
       rawCopy: { ...rawCopy, format: 'binary' },

@@ -20,36 +20,25 @@ import { DEFAULT_TOPICS, ensureTopics, type Topics } from '../shared/topics.js';
 import { Backoff, sleep } from './backoff.js';
 import { createWriterMetrics, type WriterMetrics } from './metrics.js';
 import { messageBatch, presenceBatch } from './records.js';
+import { Semaphore } from './semaphore.js';
 import { BatchStore, isDataError, type StoreResult } from './store.js';
 
-/** A heartbeat failed while a statement ran: the group is rebalancing, the batch must not be committed. */
-class LostMembership extends Error {}
-
-/** The heartbeat period while a batch statement runs, ms (the consumer's heartbeatInterval). */
-const STATEMENT_HEARTBEAT_MS = 1000;
-
 /**
- * Runs a statement while heartbeating the group: kafkajs only heartbeats from the fetch loop,
- * which waits for this batch, so a statement longer than the session timeout (10 s) would
- * otherwise get this member evicted. A failed heartbeat (a rebalance started) is reported as
- * LostMembership once the statement has finished; the stored batch is then replayed by the
- * partition's next owner, and the unique keys absorb it.
+ * Batches a partition may hold (one being written, the rest waiting). When full, the partition
+ * is paused and further batches are left unresolved, so kafkajs fetches them again later.
  */
-async function keepingMembership<T>(heartbeat: () => Promise<void>, run: () => Promise<T>): Promise<T> {
-  let lost: unknown;
-  const timer = setInterval(() => {
-    heartbeat().catch((err: unknown) => {
-      lost ??= err;
-    });
-  }, STATEMENT_HEARTBEAT_MS);
-  try {
-    const result = await run();
-    if (lost !== undefined)
-      throw new LostMembership('heartbeat failed during the statement', { cause: lost });
-    return result;
-  } finally {
-    clearInterval(timer);
-  }
+const MAX_BATCHES_PER_PARTITION = 2;
+
+/** The batches of one partition, written one after another in offset order. */
+interface Lane {
+  /** The last queued write. */
+  tail: Promise<void>;
+  /** Batches queued, the one being written included. */
+  queued: number;
+  /** Resumes the partition when it was paused because the lane was full. */
+  resume?: () => void;
+  /** Set once a batch was given up unstored (on stop): no later batch may commit past it. */
+  abandoned: boolean;
 }
 
 /** The consumer group writers share by default. */
@@ -70,11 +59,15 @@ export interface WriterOptions {
   /** Create the topics when missing (with the default layout). Default true. */
   createTopics?: boolean;
   /**
-   * Partitions whose batches are written at the same time (kafkajs partitionsConsumedConcurrently);
-   * the database pool gets this many connections plus one. Default 3.
+   * Batch statements running at the same time (each partition's batches are written one after
+   * another; different partitions in parallel); the database pool gets this many connections
+   * plus one. Default 3.
    */
   concurrency?: number;
-  /** Largest fetch per partition, bytes; bounds the batch size. Default 2 MiB. */
+  /**
+   * Largest fetch per partition, bytes; bounds the batch size. The writer holds at most two
+   * batches per assigned partition, so memory stays under partitions x 2 x this. Default 2 MiB.
+   */
   maxBytesPerPartition?: number;
   /** Largest fetch response, bytes; with concurrency this bounds the writer's memory. Default 16 MiB. */
   maxBytes?: number;
@@ -95,9 +88,9 @@ export interface WriterOptions {
   /** Logger. Default: silent. */
   logger?: Logger;
   /**
-   * Called when the Kafka consumer crashed for good (kafkajs will not restart it): the writer
-   * stores nothing more and /healthz says so. main.ts exits so a supervisor restarts it.
-   * Default: only logged.
+   * Called when the writer cannot go on (the Kafka consumer crashed for good, or a batch failed
+   * in a way retrying cannot fix): it stores nothing more on the affected partitions.
+   * main.ts exits so a supervisor restarts it. Default: only logged.
    */
   onFatal?: (err: unknown) => void;
 }
@@ -190,12 +183,15 @@ class KafkaWriter implements Writer {
   #databaseUp = false;
   #state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   readonly #stopping = new AbortController();
+  readonly #lanes = new Map<string, Lane>();
+  readonly #statements: Semaphore;
 
   constructor(options: ResolvedOptions) {
     this.#options = options;
     this.#log = options.logger?.child({ component: 'writer' });
     this.metrics = createMetricsRegistry('writer');
     this.#m = createWriterMetrics(this.metrics);
+    this.#statements = new Semaphore(options.concurrency);
   }
 
   get opsUrl(): string | undefined {
@@ -236,11 +232,22 @@ class KafkaWriter implements Writer {
   async #close(): Promise<void> {
     this.#stopping.abort();
     clearInterval(this.#pingTimer);
-    // disconnect() waits for the in-flight batches: each one either finishes (stored, then
-    // committed) or gives up untouched when it was still retrying an unavailable database.
-    await this.#consumer
-      ?.disconnect()
-      .catch((err: unknown) => this.#log?.warn({ err }, 'kafka disconnect failed'));
+    const consumer = this.#consumer;
+    if (consumer) {
+      // Stop fetching, let each partition's batch in flight finish and commit (commits need a
+      // running consumer), then leave the group. Batches not yet started are dropped unstored
+      // and uncommitted: the partition's next owner reads them again.
+      const { messages, presence } = this.#options.topics;
+      try {
+        consumer.pause([{ topic: messages }, { topic: presence }]);
+      } catch {
+        // not running yet: nothing was fetched
+      }
+      await Promise.all([...this.#lanes.values()].map((lane) => lane.tail));
+      await consumer
+        .disconnect()
+        .catch((err: unknown) => this.#log?.warn({ err }, 'kafka disconnect failed'));
+    }
     this.#joined = false;
     await this.#ops?.close();
     await this.#database?.close();
@@ -305,8 +312,10 @@ class KafkaWriter implements Writer {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: o.concurrency,
-      eachBatch: (payload) => this.#eachBatch(payload),
+      // Handlers only queue the batch (fast), so kafkajs fetches the next batches while the
+      // database writes the previous ones.
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async (payload) => this.#enqueue(payload),
     });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -350,11 +359,26 @@ class KafkaWriter implements Writer {
     this.#pingTimer.unref();
   }
 
-  /** Stores one batch (retrying until stored, stopped or rebalanced away), then commits past it. */
-  async #eachBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, isRunning, isStale, heartbeat, pause, resolveOffset, commitOffsetsIfNecessary } = payload;
-    if (batch.messages.length === 0) return;
+  /**
+   * Queues a fetched batch on its partition's lane and resolves it at once, so kafkajs goes on
+   * fetching; the offset is committed only when the lane has stored it (and everything before).
+   */
+  #enqueue(payload: EachBatchPayload): void {
+    const { batch, pause, resolveOffset } = payload;
+    if (batch.messages.length === 0 || this.#stopping.signal.aborted) return;
     const { topic, partition } = batch;
+    const key = `${topic}/${partition}`;
+    let lane = this.#lanes.get(key);
+    if (!lane) {
+      lane = { tail: Promise.resolve(), queued: 0, abandoned: false };
+      this.#lanes.set(key, lane);
+    }
+    if (lane.queued >= MAX_BATCHES_PER_PARTITION) {
+      // Full (the database is slow or away): hold the partition. Not resolved, so this batch is
+      // fetched again after resume.
+      lane.resume ??= pause();
+      return;
+    }
     const kind = topic === this.#options.topics.messages ? 'messages' : 'presence';
     const store = this.#store as BatchStore;
     // Decoded once; a retry re-sends the same rows.
@@ -366,48 +390,98 @@ class KafkaWriter implements Writer {
       const cursors = presenceBatch(batch.messages);
       write = () => store.storeReadState(topic, partition, cursors);
     }
-    const backoff = new Backoff({ initialMs: this.#options.retryInitialMs, maxMs: this.#options.retryMaxMs });
-    let resume: (() => void) | undefined;
-    let result: StoreResult;
-    try {
-      for (;;) {
-        // Not stored: resolve and commit nothing, so the batch is fetched again by whoever owns it next.
-        if (!isRunning() || isStale() || this.#stopping.signal.aborted) return;
-        const end = this.#m.insertSeconds.startTimer({ topic_kind: kind });
-        try {
-          result = await keepingMembership(heartbeat, write);
-          end();
-          this.#databaseUp = true;
-          break;
-        } catch (err) {
-          if (err instanceof LostMembership) throw err.cause;
-          if (!isDataError(err)) this.#databaseUp = false;
-          this.#m.databaseErrors.inc();
-          const delay = backoff.next();
-          this.#log?.warn(
-            { err, topic, partition, attempt: backoff.attempts, delayMs: delay },
-            'batch not stored; retrying',
-          );
-          // Hold the partition while the database is away; memory stays at this one batch.
-          resume ??= pause();
-          await sleep(delay, this.#stopping.signal);
-          // Keeps the group membership alive; throws when a rebalance took the partition away.
-          await heartbeat();
+    const job: BatchJob = {
+      topic,
+      partition,
+      kind,
+      write,
+      records: batch.messages.length,
+      next: (BigInt(batch.lastOffset()) + 1n).toString(),
+      highWatermark: batch.highWatermark,
+    };
+    const current = lane;
+    current.queued += 1;
+    current.tail = current.tail
+      .then(() => this.#storeAndCommit(current, job))
+      .catch((err: unknown) => {
+        // A bug, not a database failure (those are retried): stop this partition's progress
+        // rather than commit later batches past an unstored one, and let main restart us.
+        current.abandoned = true;
+        this.#log?.error({ err, topic, partition }, 'batch failed unexpectedly');
+        this.#options.onFatal?.(err);
+      })
+      .finally(() => {
+        current.queued -= 1;
+        if (current.resume && current.queued < MAX_BATCHES_PER_PARTITION && !this.#stopping.signal.aborted) {
+          const resume = current.resume;
+          current.resume = undefined;
+          resume();
         }
+      });
+    resolveOffset(batch.lastOffset());
+  }
+
+  /** Stores one batch (retrying until stored or stopped), then commits past it. */
+  async #storeAndCommit(lane: Lane, job: BatchJob): Promise<void> {
+    const { topic, partition, kind } = job;
+    const backoff = new Backoff({ initialMs: this.#options.retryInitialMs, maxMs: this.#options.retryMaxMs });
+    let result: StoreResult;
+    for (;;) {
+      // An earlier batch of this lane was given up, or the writer stops: store and commit
+      // nothing, so the batch is read again by whoever owns the partition next.
+      if (lane.abandoned || this.#stopping.signal.aborted) {
+        lane.abandoned = true;
+        return;
       }
-    } finally {
-      resume?.();
+      try {
+        result = await this.#statements.run(async () => {
+          const end = this.#m.insertSeconds.startTimer({ topic_kind: kind });
+          const stored = await job.write();
+          end();
+          return stored;
+        });
+        this.#databaseUp = true;
+        break;
+      } catch (err) {
+        if (!isDataError(err)) this.#databaseUp = false;
+        this.#m.databaseErrors.inc();
+        const delay = backoff.next();
+        this.#log?.warn(
+          { err, topic, partition, attempt: backoff.attempts, delayMs: delay },
+          'batch not stored; retrying',
+        );
+        await sleep(delay, this.#stopping.signal);
+      }
     }
-    this.#m.batchSize.observe({ topic_kind: kind }, batch.messages.length);
+    this.#m.batchSize.observe({ topic_kind: kind }, job.records);
     this.#m.rowsWritten.inc({ table: kind === 'messages' ? 'messages' : 'read_state' }, result.stored);
     if (result.deadLetters > 0) {
       this.#m.deadLetters.inc({ topic }, result.deadLetters);
       this.#log?.warn({ topic, partition, count: result.deadLetters }, 'records moved to dead_letters');
     }
-    const lastOffset = batch.lastOffset();
-    resolveOffset(lastOffset);
-    const next = (BigInt(lastOffset) + 1n).toString();
-    await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
-    this.#m.consumerLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()));
+    try {
+      // Everything below job.next on this partition is stored: the lane stored the earlier
+      // batches first. (After a rebalance this may move the offset back; never ahead.)
+      await (this.#consumer as Consumer).commitOffsets([{ topic, partition, offset: job.next }]);
+    } catch (err) {
+      // The next batch's commit covers this one; until then a restart replays it harmlessly.
+      this.#log?.warn({ err, topic, partition }, 'offset commit failed');
+    }
+    this.#m.consumerLag.set(
+      { topic, partition: String(partition) },
+      Math.max(0, Number(job.highWatermark) - Number(job.next)),
+    );
   }
+}
+
+/** One fetched batch, decoded, waiting in its partition's lane. */
+interface BatchJob {
+  topic: string;
+  partition: number;
+  kind: 'messages' | 'presence';
+  write: () => Promise<StoreResult>;
+  records: number;
+  /** The offset to commit once stored: last offset + 1. */
+  next: string;
+  highWatermark: string;
 }

@@ -425,11 +425,34 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     // Writers first: catch-up waits for the writer group's commits.
     await Promise.all(Array.from({ length: options.writers ?? 1 }, () => startWriter()));
     await Promise.all(Array.from({ length: options.chatServers ?? 2 }, () => startEdge()));
+    if (cluster.discovery)
+      await waitListed(
+        cluster.discoveryUrl,
+        cluster.edges.map((e) => e.id),
+      );
   } catch (err) {
     await stop();
     throw err;
   }
   return cluster;
+}
+
+/** Waits until discovery lists every one of these chat servers (its view follows ZooKeeper watches). */
+async function waitListed(discoveryUrl: string, ids: string[]): Promise<void> {
+  const listed = async () => {
+    const res = await fetch(`${discoveryUrl}/chat.v1.DiscoveryService/ListChatServers`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+      signal: AbortSignal.timeout(5000),
+    });
+    const { servers = [] } = (await res.json()) as { servers?: { id: string }[] };
+    return servers.map((s) => s.id);
+  };
+  await eventually(async () => {
+    const have = await listed().catch(() => [] as string[]);
+    return ids.every((id) => have.includes(id));
+  }, 15_000);
 }
 
 /** Deletes a ZooKeeper subtree (children first). */

@@ -160,7 +160,8 @@ describe('discovery refuses bad input without crashing', () => {
       fc.asyncProperty(fc.uint8Array({ maxLength: 200 }), fc.nat(), async (bytes, length) => {
         const declared = length % 3 === 0 ? bytes.length : length;
         const r = await grpcCall(GET, grpcFrame(bytes, declared));
-        expect([0, 3, 8, 14], `${r.status} ${r.message}`).toContain(r.status);
+        // 12 (UNIMPLEMENTED) is connect-es's answer to a unary gRPC call that carries no message.
+        expect([0, 3, 8, 12, 14], `${r.status} ${r.message}`).toContain(r.status);
       }),
       { numRuns: 60 },
     );

@@ -17,6 +17,7 @@ import {
   type Welcome,
 } from '../../gen/chat/v1/frames_pb.js';
 import type { ChatMessage } from '../../gen/chat/v1/message_pb.js';
+import { DEFAULT_MAX_BODY_BYTES, utf8Length } from '../shared/limits.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { ChatClientError, errorCodeName, RETRYABLE_CODES } from './errors.js';
 import { SeenSet } from './seen-set.js';
@@ -407,6 +408,17 @@ export class ChatClient {
   send(recipientId: string, body: string, options: SendOptions = {}): Promise<SendAck> {
     if (this.#state === 'closed') return Promise.reject(new ChatClientError('CLOSED', 'client is closed'));
     const clientMessageId = options.clientMessageId ?? randomId();
+    // Refuse locally what the server would refuse: a frame over its limit closes the socket
+    // (1009), and resending it after the reconnect would loop.
+    const maxBody = this.#welcome?.maxBodyBytes || DEFAULT_MAX_BODY_BYTES;
+    const bodyBytes = utf8Length(body);
+    if (bodyBytes > maxBody) {
+      return Promise.reject(
+        new ChatClientError('TOO_LARGE', `body is ${bodyBytes} bytes; the limit is ${maxBody}`, {
+          clientMessageId,
+        }),
+      );
+    }
     const existing = this.#pending.get(clientMessageId);
     if (existing) {
       return new Promise((resolve, reject) => {

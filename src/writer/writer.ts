@@ -41,6 +41,13 @@ interface Lane {
   abandoned: boolean;
 }
 
+/**
+ * Batch statements one writer runs at once by default. Each statement keeps one PostgreSQL
+ * backend busy; on the shared 2-core development machine 2 did about as well as 3 (which adds
+ * lock and CPU contention) and better than 1 (noisy measurements, see docs/writer.md).
+ */
+export const DEFAULT_WRITER_CONCURRENCY = 2;
+
 /** The consumer group writers share by default. */
 export const DEFAULT_WRITER_GROUP = 'chat-writer';
 
@@ -61,7 +68,7 @@ export interface WriterOptions {
   /**
    * Batch statements running at the same time (each partition's batches are written one after
    * another; different partitions in parallel); the database pool gets this many connections
-   * plus one. Default 3.
+   * plus one. Default {@link DEFAULT_WRITER_CONCURRENCY}.
    */
   concurrency?: number;
   /**
@@ -147,7 +154,7 @@ function resolveOptions(options: WriterOptions) {
     groupId,
     clientId: options.clientId ?? `chat-writer-${process.pid}`,
     createTopics: options.createTopics ?? true,
-    concurrency: positiveInt('concurrency', options.concurrency, 3),
+    concurrency: positiveInt('concurrency', options.concurrency, DEFAULT_WRITER_CONCURRENCY),
     maxBytesPerPartition: positiveInt('maxBytesPerPartition', options.maxBytesPerPartition, 2 * 1024 * 1024),
     maxBytes: positiveInt('maxBytes', options.maxBytes, 16 * 1024 * 1024),
     retryInitialMs,

@@ -19,7 +19,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http2 from 'node:http2';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { create, toBinary } from '@bufbuild/protobuf';
@@ -64,7 +64,8 @@ export interface PhaseResult {
 export interface DiscoveryBenchResult {
   bench: 'discovery';
   at: string;
-  machine: { cpus: number; node: string };
+  /** loadavg() at start and end: other work on a shared machine skews absolute numbers. */
+  machine: { cpus: number; node: string; loadAverageStart: number[]; loadAverageEnd: number[] };
   protocol: string;
   noop: string;
   registeredServers: number;
@@ -243,6 +244,7 @@ export async function runDiscoveryBench(options: DiscoveryBenchOptions = {}): Pr
   const log = options.log ?? (() => {});
   const zookeeperConnect =
     options.zookeeperConnect ?? process.env.ZOOKEEPER_CONNECT ?? COMMON_DEFAULTS.zookeeperConnect;
+  const loadAverageStart = loadavg().map((x) => Math.round(x * 100) / 100);
   const basePath = `/bench/discovery-${randomBytes(4).toString('hex')}/servers`;
 
   const zk = new ZkClient({ connect: zookeeperConnect });
@@ -315,7 +317,12 @@ export async function runDiscoveryBench(options: DiscoveryBenchOptions = {}): Pr
     return {
       bench: 'discovery',
       at: new Date().toISOString(),
-      machine: { cpus: cpus().length, node: process.version },
+      machine: {
+        cpus: cpus().length,
+        node: process.version,
+        loadAverageStart,
+        loadAverageEnd: loadavg().map((x) => Math.round(x * 100) / 100),
+      },
       protocol: 'gRPC over one cleartext HTTP/2 connection',
       noop: 'grpc.health.v1.Health/Check on the same server',
       registeredServers: registrations.length,

@@ -56,15 +56,15 @@ const cores = (ps: ProcUsage[]) =>
 
 function sweepTable(s: SweepFile): string[] {
   const rows = [
-    '| offered msg/s | delivered msg/s | ack p50 / p99 ms | delivery p50 / p90 / p99 / p99.9 / max ms | sustainable | CPU cores by process | other load (cores) |',
-    '| ---: | ---: | ---: | ---: | :-- | :-- | ---: |',
+    '| offered msg/s | delivered msg/s | ack p50 / p99 ms | delivery p50 / p90 / p99 / p99.9 / max ms | sustainable | CPU cores by process | other load (cores) | generator lag p99 ms |',
+    '| ---: | ---: | ---: | ---: | :-- | :-- | ---: | ---: |',
   ];
   const steps = [...s.steps, ...(s.atHalf ? [{ ...s.atHalf, half: true }] : [])] as Array<
     SweepStep & { half?: boolean }
   >;
   for (const st of steps) {
     rows.push(
-      `| ${n(st.offeredRate)}${st.half ? ' (half)' : ''} | ${n(st.deliveredRate)} | ${n(st.ack.p50)} / ${n(st.ack.p99)} | ${lat(st.deliver)} | ${st.sustainable ? 'yes' : `no: ${st.reason ?? ''}`} | ${cores(st.processes)} | ${n(st.machine?.otherCores, 2)} |`,
+      `| ${n(st.offeredRate)}${st.half ? ' (half)' : ''} | ${n(st.deliveredRate)} | ${n(st.ack.p50)} / ${n(st.ack.p99)} | ${lat(st.deliver)} | ${st.sustainable ? 'yes' : `no: ${st.reason ?? ''}`} | ${cores(st.processes)} | ${n(st.machine?.otherCores, 2)} | ${n(st.sendLag?.p99)} |`,
     );
   }
   return rows;
@@ -106,7 +106,7 @@ export async function renderReport(dir = join(PROJECT_ROOT, 'bench', 'results'))
     '',
     "- **Load generator** (bench/harness/): separate child processes from every server; open loop: message k is due at t0 + k/rate and every latency is measured from that intended time (no coordinated omission). Users chat in fixed pairs, the two of a pair on different chat servers; unique client_message_id per message; HDR histograms. Latencies: send -> SendAck, and send -> the ChatMessage on the recipient's socket (sender and recipient sockets live in the same generator process, one clock).",
     '- **Sustainable** = delivered >= 97% of offered, < 0.1% errors or undelivered after the drain, delivery p99 < 100 ms. Rates rise until the first step that is not; then one run at half the best rate.',
-    '- **CPU and memory** of every process (chat servers, writer, discovery, Kafka and ZooKeeper JVMs, all PostgreSQL processes, Redis, generators) from /proc/<pid>/stat and /proc/<pid>/status, over the measured window. PostgreSQL RSS sums shared memory of its processes and is only indicative. *Other load* = busy cores of the machine (/proc/stat) not spent by the measured processes: other work on this shared 2-core machine, which inflates latencies.',
+    '- **CPU and memory** of every process (chat servers, writer, discovery, Kafka and ZooKeeper JVMs, all PostgreSQL processes, Redis, generators) from /proc/<pid>/stat and /proc/<pid>/status, over the measured window. PostgreSQL RSS sums shared memory of its processes and is only indicative. *Other load* = busy cores of the machine (/proc/stat) not spent by the measured processes: other work on this shared 2-core machine, which inflates latencies. *Generator lag* = how late the generator itself sent against its timeline (it is counted in the latencies; a large value means the generator was starved too).',
     '- Scenarios: `npm run bench -- relay socketio e2e seed fanout connections components` (any subset; knobs in bench/run.ts and bench/scenarios/common.ts).',
     '',
     '## Against the aims',

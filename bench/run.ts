@@ -8,10 +8,12 @@
  * BENCH_CONNECTIONS, BENCH_IDLE_MS, BENCH_HEARTBEAT_MS, BENCH_GENERATORS, BENCH_RESULTS_DIR,
  * BENCH_WRITER_ROWS, BENCH_DISCOVERY_RATE, BENCH_DISCOVERY_MS, BENCH_VERBOSE=1 (server logs),
  * BENCH_NO_REPORT=1 (skip rendering docs/benchmarks.md), BENCH_NICE (priority of the bench's
- * processes, e.g. -10 on a shared machine), BENCH_QUIET_CORES, BENCH_QUIET_WAIT_MS. See docs/benchmarks.md.
+ * processes, e.g. -10 on a shared machine), BENCH_NICE_INFRA=1 (the same priority for Kafka,
+ * ZooKeeper and PostgreSQL during the run, restored after), BENCH_QUIET_CORES, BENCH_QUIET_WAIT_MS. See docs/benchmarks.md.
  */
 
-import { killAllBenchServices } from './harness/services.js';
+import { infraProcesses } from './harness/proc-stats.js';
+import { killAllBenchServices, setProcessNice } from './harness/services.js';
 import { renderReport } from './report.js';
 import { runConnections, runFanout } from './scenarios/capacity-scenarios.js';
 import { type BenchConfig, readBenchConfig } from './scenarios/common.js';
@@ -39,9 +41,18 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const config = readBenchConfig();
+  // BENCH_NICE_INFRA=1: Kafka, ZooKeeper and PostgreSQL get the bench's priority for the run and
+  // normal priority back at the end (a shared machine's other work would otherwise starve them).
+  const infraNice = process.env.BENCH_NICE_INFRA === '1' ? Number(process.env.BENCH_NICE ?? 0) : 0;
+  const infraPids = () => infraProcesses().flatMap((w) => w.pids());
+  const restoreInfra = () => {
+    if (infraNice) for (const pid of infraPids()) setProcessNice(pid, 0);
+  };
+  if (infraNice) for (const pid of infraPids()) setProcessNice(pid, infraNice);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       killAllBenchServices();
+      restoreInfra();
       process.exit(130);
     });
   }
@@ -57,6 +68,7 @@ async function main(): Promise<void> {
       log(`${name}: FAILED ${(err as Error).stack ?? String(err)}`);
     }
   }
+  restoreInfra();
   if (process.env.BENCH_NO_REPORT !== '1') {
     const file = await renderReport(config.resultsDir);
     log(`report: ${file}`);

@@ -113,6 +113,7 @@ export async function runGenerators(options: RunGeneratorsOptions): Promise<RunR
       });
     }
     await connected;
+    for (const c of children) raisePriority(c.pid);
     await options.onConnected?.();
     const measuring = waitAll('measuring');
     const measured = waitAll('measured');

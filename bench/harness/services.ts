@@ -3,26 +3,38 @@
  * (src/stack/supervisor.ts), with their output kept quiet unless BENCH_VERBOSE=1 (the last lines
  * are shown when one fails to start).
  */
+import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { type Service, startService, stopServices } from '../../src/stack/supervisor.js';
 import type { WatchedProcess } from './proc-stats.js';
 
 const running = new Set<Service>();
 
+/** Sets the nice value of every thread of a process (Linux applies setpriority to one thread only). */
+export function setProcessNice(pid: number, nice: number): void {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return;
+  }
+  for (const tid of tids) {
+    try {
+      setPriority(Number(tid), nice);
+    } catch {
+      // Not permitted or gone: leave it.
+    }
+  }
+}
+
 /**
  * BENCH_NICE (e.g. -10, default 0): the scheduling priority of the processes the bench starts
- * (servers under test and generators). On a machine shared with other work, a negative value
- * keeps that work from stealing the cores mid-measurement; Kafka, ZooKeeper and PostgreSQL
- * are left as they are.
+ * (servers under test and generators), all their threads. On a machine shared with other
+ * work, a negative value keeps that work from stealing the cores mid-measurement.
  */
 export function raisePriority(pid: number | undefined): void {
   const nice = Number(process.env.BENCH_NICE ?? 0);
-  if (!pid || !nice) return;
-  try {
-    setPriority(pid, nice);
-  } catch {
-    // Not permitted: measure at normal priority.
-  }
+  if (pid && nice) setProcessNice(pid, nice);
 }
 
 /** SIGKILLs every server still running (the runner's SIGINT/SIGTERM handler; never leave servers behind). */
@@ -71,6 +83,8 @@ export async function startBenchService(
         timer = setTimeout(() => reject(new Error(`${name}: not ready after ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
+    // Threads started after the first call (V8 and libuv workers) get the priority too.
+    raisePriority(service.child.pid);
     return { service, readyLine };
   } catch (err) {
     service.child.kill('SIGKILL');

@@ -189,6 +189,7 @@ export function machine(): Record<string, unknown> {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     benchNice: Number(process.env.BENCH_NICE ?? 0),
+    infraNice: process.env.BENCH_NICE_INFRA === '1',
     date: new Date().toISOString(),
   };
 }

@@ -208,9 +208,18 @@ class KafkaWriter implements Writer {
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new ChatBackendError('CHAT_ERR_INTERNAL', 'writer.start() called twice');
     this.#state = 'starting';
+    // stop() may run while start() awaits (a signal during start-up): whatever was opened in
+    // between is closed again and start() fails.
+    const stoppedMeanwhile = () => {
+      if (this.#stopping.signal.aborted) {
+        throw new ChatBackendError('CHAT_ERR_UNAVAILABLE', 'writer stopped while starting');
+      }
+    };
     try {
       await this.#startDatabase();
+      stoppedMeanwhile();
       await this.#startConsumer();
+      stoppedMeanwhile();
       this.#startHealthPing();
       if (this.#options.opsPort !== undefined) {
         this.#ops = await startOpsServer({
@@ -220,6 +229,7 @@ class KafkaWriter implements Writer {
           checks: { kafka: () => this.#joined, database: () => this.#databaseUp },
         });
       }
+      stoppedMeanwhile();
       this.#state = 'running';
       this.#log?.info({ groupId: this.#options.groupId, topics: this.#options.topics }, 'writer started');
     } catch (err) {

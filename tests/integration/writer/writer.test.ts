@@ -183,6 +183,18 @@ describe('writer', () => {
     await expect(writer.start()).rejects.toThrow(/synchronous_commit is off/);
   });
 
+  it('can be stopped while it starts, closing what it opened', async () => {
+    const topics = await testTopics();
+    const writer = createWriter({
+      kafkaBrokers: infra().kafkaBrokers,
+      databaseUrl: infra().databaseUrl,
+      topics,
+    });
+    const starting = writer.start();
+    await writer.stop();
+    await expect(starting).rejects.toThrow(/stopped while starting/);
+  });
+
   it('rejects invalid options naming the field', () => {
     expect(() => createWriter({ kafkaBrokers: [], databaseUrl: infra().databaseUrl })).toThrow(
       /kafkaBrokers/,

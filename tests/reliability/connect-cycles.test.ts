@@ -7,12 +7,10 @@
  * CI: 1,000 cycles; `npm run test:faults`: 10,000 (or CYCLES=n).
  */
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/infra/paths.js';
 import { eventually, startCluster } from '../helpers/cluster.js';
 import { connectWs } from '../helpers/ws-client.js';
-import { FAULTS } from './workload.js';
+import { FAULTS, GC_ON_SIGNAL_ENV, liveHeap } from './workload.js';
 
 const CYCLES = Number(process.env.CYCLES ?? (FAULTS ? 10_000 : 1000));
 const CONCURRENCY = 20;
@@ -23,20 +21,13 @@ it(`${CYCLES} connect/disconnect cycles: gauge 0, no leaked descriptors, heap ba
   const cluster = await startCluster({
     chatServers: 1,
     writers: 1,
-    edgeEnv: {
-      NODE_OPTIONS: `--expose-gc --import ${join(PROJECT_ROOT, 'tests/reliability/fixtures/gc-on-signal.mjs')}`,
-    },
+    edgeEnv: GC_ON_SIGNAL_ENV,
   });
   const edge = cluster.edges[0]!;
   const users = Array.from({ length: 50 }, () => cluster.user('cycle'));
   const tokens = await Promise.all(users.map((u) => cluster.token(u)));
   const fds = () => readdirSync(`/proc/${edge.pid}/fd`).length;
-  /** Heap in use after a full collection (SIGUSR2 -> gc() in the server, see the fixture). */
-  const heap = async () => {
-    edge.kill('SIGUSR2');
-    await new Promise((r) => setTimeout(r, 300));
-    return (await edge.metric('nodejs_heap_size_used_bytes')) ?? Number.NaN;
-  };
+  const heap = () => liveHeap(edge);
 
   let next = 0;
   const run = async (upTo: number) => {

@@ -1,6 +1,7 @@
 /**
  * Load held: a soak at a moderate, fixed rate through two chat servers and a writer, sampling
- * every service's RSS and heap from /metrics. After warm-up there must be no growth trend, and
+ * every service's RSS and live heap (after a forced full GC, see GC_ON_SIGNAL_ENV) from /metrics
+ * every 2 s. After warm-up there must be no growth trend, and
  * the checker must find nothing lost, doubled or reordered.
  *
  * CI runs a short version (25 s), `npm run test:faults` 60 s; the full 10-minute soak:
@@ -11,7 +12,7 @@
 import { expect, it } from 'vitest';
 import type { ClusterProcess } from '../helpers/cluster.js';
 import { startCluster } from '../helpers/cluster.js';
-import { connectPairs, FAULTS, settleAndCheck } from './workload.js';
+import { connectPairs, FAULTS, GC_ON_SIGNAL_ENV, liveHeap, settleAndCheck } from './workload.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? (FAULTS ? 60 : 25));
 const RATE = Number(process.env.SOAK_RATE ?? 150);
@@ -24,15 +25,10 @@ interface Sample {
   heap: number;
 }
 
+/** RSS, and the heap after a forced full collection (live objects only). */
 async function sample(p: ClusterProcess): Promise<Sample> {
-  const text = await (await fetch(`${p.httpUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  const read = (name: string) =>
-    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
-  return {
-    at: Date.now(),
-    rss: read('process_resident_memory_bytes'),
-    heap: read('nodejs_heap_size_used_bytes'),
-  };
+  const heap = await liveHeap(p);
+  return { at: Date.now(), rss: (await p.metric('process_resident_memory_bytes')) ?? Number.NaN, heap };
 }
 
 function percentile(values: number[], p: number): number {
@@ -46,7 +42,12 @@ const MiB = 1024 * 1024;
 it(
   `soak: ${RATE} msg/s for ${SECONDS} s: no memory growth after warm-up, zero lost`,
   async () => {
-    const cluster = await startCluster({ chatServers: 2, writers: 1, messagePartitions: 6 });
+    const cluster = await startCluster({
+      chatServers: 2,
+      writers: 1,
+      messagePartitions: 6,
+      env: GC_ON_SIGNAL_ENV,
+    });
     const pairs = await connectPairs(cluster, PAIRS);
     const services = [...cluster.edges, ...cluster.writers];
     const samples = new Map<ClusterProcess, Sample[]>(services.map((s) => [s, []]));
@@ -61,7 +62,7 @@ it(
           (x) => samples.get(s)!.push(x),
           () => {},
         );
-    }, 1000);
+    }, 2000);
     try {
       const perTick = (RATE * TICK_MS) / 1000;
       let owed = 0;
@@ -102,7 +103,9 @@ it(
         `${proc.name} heap ${(heapMid / MiB).toFixed(1)} -> ${(heapLast / MiB).toFixed(1)} MiB, ` +
           `rss ${(rssMid / MiB).toFixed(1)} -> ${(rssLast / MiB).toFixed(1)} MiB`,
       );
-      expect(heapLast, `${proc.name} heap grew`).toBeLessThanOrEqual(heapMid * 1.25 + 8 * MiB);
+      // Lenient on purpose: a chat server remembers each acked send for resend de-duplication (10 min,
+      // up to 100,000 entries, ~0.8 KiB each), so its live heap rises slowly until that window is full.
+      expect(heapLast, `${proc.name} live heap grew`).toBeLessThanOrEqual(heapMid * 1.25 + 8 * MiB);
       expect(rssLast, `${proc.name} RSS grew`).toBeLessThanOrEqual(rssMid * 1.2 + 16 * MiB);
     }
     const p99 = (from: number, to: number) =>

@@ -2,16 +2,34 @@
  * The workload of the fault tests: pairs of SDK users (one sender, one recipient each) talking
  * through a cluster while a fault is injected, recorded for the checker.
  */
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { ChatClient } from '../../src/client/index.js';
+import { PROJECT_ROOT } from '../../src/infra/paths.js';
 import { type CheckOptions, type CheckReport, checkHistory, HistoryRecorder } from '../helpers/checker.js';
-import { type Cluster, eventually } from '../helpers/cluster.js';
+import { type Cluster, type ClusterProcess, eventually } from '../helpers/cluster.js';
 
 /**
  * True under `npm run test:faults` (CHAT_FAULTS=1): the long fault tests run only then; CI
  * (`npm test`) runs the short ones. See docs/reliability.md for which is which.
  */
 export const FAULTS = process.env.CHAT_FAULTS === '1';
+
+/**
+ * Environment that lets a test force a full garbage collection in a service: SIGUSR2 runs gc()
+ * (test instrumentation, tests/reliability/fixtures/gc-on-signal.mjs), so heap samples hold only
+ * live objects and a leak shows as a trend instead of hiding in the collector's schedule.
+ */
+export const GC_ON_SIGNAL_ENV = {
+  NODE_OPTIONS: `--expose-gc --import ${join(PROJECT_ROOT, 'tests/reliability/fixtures/gc-on-signal.mjs')}`,
+};
+
+/** Heap in use by a service after a full collection (needs {@link GC_ON_SIGNAL_ENV}), in bytes. */
+export async function liveHeap(proc: ClusterProcess): Promise<number> {
+  proc.kill('SIGUSR2');
+  await new Promise((r) => setTimeout(r, 300));
+  return (await proc.metric('nodejs_heap_size_used_bytes')) ?? Number.NaN;
+}
 
 /** Sender/recipient pairs with their clients. */
 export interface Pairs {

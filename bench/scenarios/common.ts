@@ -144,7 +144,11 @@ export async function waitForQuiet(config: BenchConfig, log: (line: string) => v
   }
 }
 
-/** Runs rising rates until the first unsustainable step, then one at half the best rate. */
+/**
+ * Runs rising rates until the first unsustainable step, bisects once between the last good and
+ * the first bad rate (or halves down when even the first rate fails), then runs once at half
+ * the best rate.
+ */
 export async function sweep(
   rates: number[],
   p99LimitMs: number,
@@ -154,14 +158,37 @@ export async function sweep(
 ): Promise<Sweep> {
   const steps: SweepStep[] = [];
   let best = 0;
-  for (const rate of rates) {
+  const step = async (rate: number) => {
     const r = await runAt(rate);
     const reason = unsustainable(r, p99LimitMs);
     steps.push({ ...r, sustainable: !reason, ...(reason ? { reason } : {}) });
     log(`  ${rate} msg/s: ${describe(r)}${reason ? `  -> not sustainable: ${reason}` : ''}`);
-    if (reason) break;
+    return !reason;
+  };
+  let failed = 0;
+  for (const rate of rates) {
+    if (!(await step(rate))) {
+      failed = rate;
+      break;
+    }
     best = rate;
   }
+  if (failed && best === 0) {
+    // Even the first rate was too much: halve down to a floor so there is a number to report.
+    for (let rate = Math.round(failed / 2); rate >= 100; rate = Math.round(rate / 2)) {
+      if (await step(rate)) {
+        best = rate;
+        break;
+      }
+      failed = rate;
+    }
+  }
+  if (failed && best > 0 && failed - best > best * 0.15) {
+    // One bisection between the last good and the first bad rate.
+    const mid = Math.round((best + failed) / 2 / 100) * 100;
+    if (mid > best && mid < failed && (await step(mid))) best = mid;
+  }
+  steps.sort((a, b) => a.offeredRate - b.offeredRate);
   if (best === 0 || !half) return { steps, maxSustainableRate: best };
   const halfRate = Math.round(best / 2);
   const r = await runAt(halfRate);

@@ -17,7 +17,7 @@ import {
 import { ChatBackendError } from '../shared/errors.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_FRAME_BYTES } from '../shared/limits.js';
 import type { Logger } from '../shared/logger.js';
-import { CHAT_SERVERS_PATH } from '../shared/registry.js';
+import { CHAT_SERVERS_PATH, zkBasePathFromEnv } from '../shared/registry.js';
 import { DEFAULT_TOPICS, type Topics, topicsFromEnv } from '../shared/topics.js';
 import { DEFAULT_WRITER_GROUP } from '../writer/index.js';
 
@@ -216,8 +216,14 @@ export function readEdgeEnv(env: Env = process.env): Omit<EdgeOptions, 'logger'>
     ...(publicWsUrl !== undefined && { publicWsUrl }),
     heartbeatIntervalMs: envInt(env, 'EDGE_HEARTBEAT_INTERVAL_MS', 10000, 10, 3_600_000),
     sendPathInsert: envBool(env, 'EDGE_SEND_PATH_INSERT', false),
-    writerGroupId: envString(env, 'EDGE_WRITER_GROUP', DEFAULT_WRITER_GROUP),
-    zkBasePath: envString(env, 'EDGE_ZK_BASE_PATH', CHAT_SERVERS_PATH),
+    writerGroupId: envString(env, 'WRITER_GROUP_ID', DEFAULT_WRITER_GROUP),
+    zkBasePath: zkBasePathFromEnv(env),
+    zkSessionTimeoutMs: envInt(env, 'ZOOKEEPER_SESSION_TIMEOUT_MS', 6000, 1000, 60000),
+    maxFrameBytes: envInt(env, 'EDGE_MAX_FRAME_BYTES', DEFAULT_MAX_FRAME_BYTES, 1024, 16 * 1024 * 1024),
+    maxBodyBytes: envInt(env, 'EDGE_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, 16 * 1024 * 1024),
+    sendRatePerSecond: envInt(env, 'EDGE_SEND_RATE', 100, 1, 1_000_000),
+    sendBurst: envInt(env, 'EDGE_SEND_BURST', 200, 1, 1_000_000),
+    maxBufferedBytes: envInt(env, 'EDGE_MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     ...(origins !== undefined && {
       allowedOrigins: origins
         .split(',')

@@ -259,3 +259,18 @@ export function createRegistration(options: RegistrationOptions): Registration {
     },
   };
 }
+
+/**
+ * The registration parent path from the environment, the same variable for chat servers and
+ * discovery: CHAT_ZK_BASE_PATH (default {@link CHAT_SERVERS_PATH}).
+ */
+export function zkBasePathFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const value = env.CHAT_ZK_BASE_PATH?.trim() || CHAT_SERVERS_PATH;
+  if (!/^(\/[A-Za-z0-9._:-]+)+$/.test(value)) {
+    throw new ChatBackendError(
+      'CHAT_ERR_CONFIG',
+      `CHAT_ZK_BASE_PATH: expected an absolute ZooKeeper path like /chat/servers, got "${value}"`,
+    );
+  }
+  return value;
+}

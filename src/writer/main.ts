@@ -1,13 +1,13 @@
 /**
  * Runs one writer process. Env: KAFKA_BROKERS, DATABASE_URL (see src/shared/config.ts),
- * WRITER_GROUP_ID (default chat-writer), WRITER_TOPIC_MESSAGES / WRITER_TOPIC_PRESENCE
+ * WRITER_GROUP_ID (default chat-writer), CHAT_TOPIC_MESSAGES / CHAT_TOPIC_PRESENCE
  * (default chat.messages / chat.presence), WRITER_OPS_HOST (default 127.0.0.1),
  * WRITER_OPS_PORT (default 9400, 0 = any free port), WRITER_CONCURRENCY (default 2).
  * SIGTERM/SIGINT: stop consuming, let the in-flight batch finish and commit, exit 0.
  */
 import { envInt, envPort, envString, readCommonConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
-import { DEFAULT_TOPICS } from '../shared/topics.js';
+import { topicsFromEnv } from '../shared/topics.js';
 import { createWriter, DEFAULT_WRITER_CONCURRENCY, DEFAULT_WRITER_GROUP } from './index.js';
 
 const logger = createLogger({ name: 'writer' });
@@ -19,10 +19,7 @@ try {
     kafkaBrokers: common.kafkaBrokers,
     databaseUrl: common.databaseUrl,
     groupId: envString(env, 'WRITER_GROUP_ID', DEFAULT_WRITER_GROUP),
-    topics: {
-      messages: envString(env, 'WRITER_TOPIC_MESSAGES', DEFAULT_TOPICS.messages),
-      presence: envString(env, 'WRITER_TOPIC_PRESENCE', DEFAULT_TOPICS.presence),
-    },
+    topics: topicsFromEnv(env),
     concurrency: envInt(env, 'WRITER_CONCURRENCY', DEFAULT_WRITER_CONCURRENCY, 1, 64),
     opsHost: envString(env, 'WRITER_OPS_HOST', '127.0.0.1'),
     opsPort: envPort(env, 'WRITER_OPS_PORT', 9400),

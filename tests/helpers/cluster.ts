@@ -293,8 +293,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         EDGE_ID: id,
         EDGE_HOST: HOST,
         EDGE_PORT: '0',
-        EDGE_WRITER_GROUP: writerGroup,
-        EDGE_ZK_BASE_PATH: zkBasePath,
+        WRITER_GROUP_ID: writerGroup,
+        CHAT_ZK_BASE_PATH: zkBasePath,
         ...(options.heartbeatIntervalMs !== undefined && {
           EDGE_HEARTBEAT_INTERVAL_MS: String(options.heartbeatIntervalMs),
         }),
@@ -319,8 +319,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       'src/writer/main.ts',
       {
         WRITER_GROUP_ID: writerGroup,
-        WRITER_TOPIC_MESSAGES: topics.messages,
-        WRITER_TOPIC_PRESENCE: topics.presence,
+        CHAT_TOPIC_MESSAGES: topics.messages,
+        CHAT_TOPIC_PRESENCE: topics.presence,
         WRITER_OPS_HOST: HOST,
         WRITER_OPS_PORT: '0',
         ...options.writerEnv,

@@ -35,8 +35,8 @@ describe('edge main', () => {
       DATABASE_URL: databaseUrl,
       CHAT_TOPIC_MESSAGES: sys.topics.messages,
       CHAT_TOPIC_PRESENCE: sys.topics.presence,
-      EDGE_ZK_BASE_PATH: sys.zkBasePath,
-      EDGE_WRITER_GROUP: sys.writerGroupId,
+      CHAT_ZK_BASE_PATH: sys.zkBasePath,
+      WRITER_GROUP_ID: sys.writerGroupId,
       EDGE_HEARTBEAT_INTERVAL_MS: '1000',
       LOG_LEVEL: 'warn',
     });

@@ -110,8 +110,8 @@ export function writerEnv(
     KAFKA_BROKERS: infra().kafkaBrokers.join(','),
     DATABASE_URL: databaseUrl,
     WRITER_GROUP_ID: groupId,
-    WRITER_TOPIC_MESSAGES: topics.messages,
-    WRITER_TOPIC_PRESENCE: topics.presence,
+    CHAT_TOPIC_MESSAGES: topics.messages,
+    CHAT_TOPIC_PRESENCE: topics.presence,
     WRITER_OPS_PORT: '0',
     LOG_LEVEL: 'warn',
   };

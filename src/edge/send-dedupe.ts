@@ -8,9 +8,12 @@
 
 /** Options of {@link createSendDedupe}. */
 export interface SendDedupeOptions {
-  /** Most remembered sends. Default 100000. */
+  /** Most remembered sends. Default 50000. */
   maxEntries?: number;
-  /** How long a send is remembered, in ms. Default 600000 (10 min). */
+  /**
+   * How long a send is remembered, in ms. Default 120000 (2 min): longer than the SDK's send
+   * timeout (30 s) plus its reconnects, short enough that memory follows the recent send rate.
+   */
   ttlMs?: number;
 }
 
@@ -25,8 +28,8 @@ export interface SendDedupe<T> {
 
 /** Creates an empty dedupe map. */
 export function createSendDedupe<T>(options: SendDedupeOptions = {}): SendDedupe<T> {
-  const maxEntries = options.maxEntries ?? 100_000;
-  const ttlMs = options.ttlMs ?? 600_000;
+  const maxEntries = options.maxEntries ?? 50_000;
+  const ttlMs = options.ttlMs ?? 120_000;
   const entries = new Map<string, { result: Promise<T>; at: number }>();
   // Sender ids never contain NUL (checkUserId), so the key is unambiguous.
   const keyOf = (sender: string, id: string) => `${sender}\u0000${id}`;
@@ -52,10 +55,10 @@ export function createSendDedupe<T>(options: SendDedupeOptions = {}): SendDedupe
       result.catch(() => {
         if (entries.get(key) === entry) entries.delete(key);
       });
-      while (entries.size > maxEntries) {
-        const oldest = entries.keys().next().value;
-        if (oldest === undefined) break;
-        entries.delete(oldest);
+      // Entries are in insertion (time) order: drop the expired head and anything over the cap.
+      for (const [oldestKey, oldest] of entries) {
+        if (entries.size <= maxEntries && nowMs - oldest.at <= ttlMs) break;
+        entries.delete(oldestKey);
       }
     },
   };

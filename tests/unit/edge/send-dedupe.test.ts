@@ -25,4 +25,12 @@ describe('send dedupe', () => {
     expect(d.get('a', '1', 0)).toBeUndefined();
     expect(d.get('a', '3', 101)).toBeUndefined();
   });
+
+  it('drops expired entries as new sends arrive, so memory follows the recent send rate', () => {
+    const d = createSendDedupe<string>({ maxEntries: 1000, ttlMs: 100 });
+    for (let t = 0; t < 500; t++) d.remember('a', `m${t}`, Promise.resolve('ack'), t);
+    // Only the last 100 ms of sends are kept, far below the cap.
+    expect(d.size).toBeLessThanOrEqual(101);
+    expect(d.get('a', 'm499', 499)).toBeDefined();
+  });
 });

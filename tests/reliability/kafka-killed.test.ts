@@ -10,52 +10,48 @@ import { ErrorCode } from '../../gen/chat/v1/frames_pb.js';
 import { eventually, startCluster } from '../helpers/cluster.js';
 import { connectWs } from '../helpers/ws-client.js';
 import { startOwnServer } from './own-infra.js';
-import { connectPairs, FAULTS, sendLoop, settleAndCheck } from './workload.js';
+import { connectPairs, sendLoop, settleAndCheck } from './workload.js';
 
-it.runIf(FAULTS)(
-  'Kafka SIGKILLed and restarted during load: UNAVAILABLE while down, SDK retries, services recover, nothing lost',
-  async () => {
-    const kafka = await startOwnServer('kafka');
-    const cluster = await startCluster({ chatServers: 2, writers: 1, kafkaBrokers: [kafka.address] });
-    const pairs = await connectPairs(cluster, 4, { sendTimeoutMs: 180_000 });
-    const loop = sendLoop(pairs, { pauseMs: 50 });
-    const acked = () => pairs.recorder.sends.filter((s) => s.ack).length;
-    await eventually(() => acked() >= 40, 20_000);
+it('Kafka SIGKILLed and restarted during load: UNAVAILABLE while down, SDK retries, services recover, nothing lost', async () => {
+  const kafka = await startOwnServer('kafka');
+  const cluster = await startCluster({ chatServers: 2, writers: 1, kafkaBrokers: [kafka.address] });
+  const pairs = await connectPairs(cluster, 4, { sendTimeoutMs: 180_000 });
+  const loop = sendLoop(pairs, { pauseMs: 50 });
+  const acked = () => pairs.recorder.sends.filter((s) => s.ack).length;
+  await eventually(() => acked() >= 40, 20_000);
 
-    const raw = await connectWs(cluster.edges[0]!.url, {
-      token: await cluster.token(cluster.user('raw')),
-      heartbeat: {},
-    });
-    await raw.next('catchUpDone');
-    await kafka.kill('SIGKILL');
-    const downAt = Date.now();
-    // A send while the broker is down: a typed, retryable error naming the message; the socket stays.
-    raw.sendMessage(cluster.user('nobody'), 'while kafka is down', 'down-1');
-    const error = await raw.next('error', 0, 30_000);
-    expect(error.code).toBe(ErrorCode.UNAVAILABLE);
-    expect(error.clientMessageId).toBe('down-1');
-    expect(raw.ws.readyState).toBe(1);
-    const ackedWhileDown = acked();
+  const raw = await connectWs(cluster.edges[0]!.url, {
+    token: await cluster.token(cluster.user('raw')),
+    heartbeat: {},
+  });
+  await raw.next('catchUpDone');
+  await kafka.kill('SIGKILL');
+  const downAt = Date.now();
+  // A send while the broker is down: a typed, retryable error naming the message; the socket stays.
+  raw.sendMessage(cluster.user('nobody'), 'while kafka is down', 'down-1');
+  const error = await raw.next('error', 0, 30_000);
+  expect(error.code).toBe(ErrorCode.UNAVAILABLE);
+  expect(error.clientMessageId).toBe('down-1');
+  expect(raw.ws.readyState).toBe(1);
+  const ackedWhileDown = acked();
 
-    await kafka.start();
-    const upAt = Date.now();
-    // The services recover by themselves: acks flow again, and the raw resend is acked.
-    await eventually(
-      () => acked() >= ackedWhileDown + 40,
-      90_000,
-      () => ({ acked: acked() }),
-    );
-    const recoveredMs = Date.now() - upAt;
-    const frames = raw.frames.length;
-    raw.sendMessage(cluster.user('nobody'), 'while kafka is down', 'down-1');
-    const ack = await raw.next('sendAck', frames, 30_000);
-    expect(ack.clientMessageId).toBe('down-1');
-    await loop.stop();
-    const report = await settleAndCheck(cluster, pairs, { timeoutMs: 60_000 });
-    expect(cluster.edges.every((e) => e.alive()) && cluster.writers.every((w) => w.alive())).toBe(true);
-    console.log(
-      `[kafka-killed] down ${upAt - downAt} ms, acks resumed ${recoveredMs} ms after restart; ${report.summary()}`,
-    );
-  },
-  240_000,
-);
+  await kafka.start();
+  const upAt = Date.now();
+  // The services recover by themselves: acks flow again, and the raw resend is acked.
+  await eventually(
+    () => acked() >= ackedWhileDown + 40,
+    90_000,
+    () => ({ acked: acked() }),
+  );
+  const recoveredMs = Date.now() - upAt;
+  const frames = raw.frames.length;
+  raw.sendMessage(cluster.user('nobody'), 'while kafka is down', 'down-1');
+  const ack = await raw.next('sendAck', frames, 30_000);
+  expect(ack.clientMessageId).toBe('down-1');
+  await loop.stop();
+  const report = await settleAndCheck(cluster, pairs, { timeoutMs: 60_000 });
+  expect(cluster.edges.every((e) => e.alive()) && cluster.writers.every((w) => w.alive())).toBe(true);
+  console.log(
+    `[kafka-killed] down ${upAt - downAt} ms, acks resumed ${recoveredMs} ms after restart; ${report.summary()}`,
+  );
+}, 240_000);

@@ -4,6 +4,7 @@
  */
 import { COMMON_DEFAULTS, type Env, envHostPorts, envInt, envPort, envString } from '../shared/config.js';
 import { ChatBackendError } from '../shared/errors.js';
+import { zkBasePathFromEnv } from '../shared/registry.js';
 import { topicsFromEnv } from '../shared/topics.js';
 import { DEFAULT_DISCOVERY_PORT, type DiscoveryServerOptions } from './server.js';
 
@@ -11,13 +12,20 @@ import { DEFAULT_DISCOVERY_PORT, type DiscoveryServerOptions } from './server.js
 export type DiscoveryConfig = Required<
   Pick<
     DiscoveryServerOptions,
-    'host' | 'port' | 'zookeeperConnect' | 'sessionTimeoutMs' | 'kafkaBrokers' | 'topics' | 'corsOrigins'
+    | 'host'
+    | 'port'
+    | 'zookeeperConnect'
+    | 'basePath'
+    | 'sessionTimeoutMs'
+    | 'kafkaBrokers'
+    | 'topics'
+    | 'corsOrigins'
   >
 >;
 
 /**
  * Reads DISCOVERY_HOST (default 127.0.0.1), DISCOVERY_PORT (50051), ZOOKEEPER_CONNECT
- * (127.0.0.1:2181), ZOOKEEPER_SESSION_TIMEOUT_MS (6000, 1000..60000), KAFKA_BROKERS
+ * (127.0.0.1:2181), CHAT_ZK_BASE_PATH (/chat/servers), ZOOKEEPER_SESSION_TIMEOUT_MS (6000, 1000..60000), KAFKA_BROKERS
  * (127.0.0.1:9092), CHAT_TOPIC_MESSAGES/CHAT_TOPIC_PRESENCE (see topicsFromEnv) and
  * DISCOVERY_CORS_ORIGINS (comma-separated origins or *, default *).
  */
@@ -45,6 +53,7 @@ export function readDiscoveryConfig(env: Env = process.env): DiscoveryConfig {
     host,
     port: envPort(env, 'DISCOVERY_PORT', DEFAULT_DISCOVERY_PORT),
     zookeeperConnect: envHostPorts(env, 'ZOOKEEPER_CONNECT', COMMON_DEFAULTS.zookeeperConnect).join(','),
+    basePath: zkBasePathFromEnv(env),
     sessionTimeoutMs: envInt(env, 'ZOOKEEPER_SESSION_TIMEOUT_MS', 6000, 1000, 60000),
     kafkaBrokers: envHostPorts(env, 'KAFKA_BROKERS', COMMON_DEFAULTS.kafkaBrokers),
     topics: topicsFromEnv(env),

@@ -39,4 +39,4 @@ try {
   await server.close().catch(() => {});
   process.exit(1);
 }
-console.log(`discovery listening on ${server.url}`);
+console.log(`discovery ready ${server.url}`);

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
         name: 'discovery',
         entry: 'src/discovery/main.ts',
         env: { ...common, DISCOVERY_HOST: HOST, DISCOVERY_PORT: String(discoveryPort) },
-        readyPattern: /discovery (ready|listening)/,
+        readyPattern: /discovery ready/,
       }),
     );
     for (let i = 1; i <= writers; i++) {

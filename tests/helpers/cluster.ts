@@ -12,14 +12,11 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { onTestFinished } from 'vitest';
 import type { ChatClientOptions } from '../../src/client/chat-client.js';
 import type { ChatClient } from '../../src/client/index.js';
 import { createNodeChatClient } from '../../src/client/node.js';
-import { PROJECT_ROOT } from '../../src/infra/paths.js';
 import { signToken } from '../../src/shared/auth.js';
 import { openDatabase } from '../../src/shared/db/database.js';
 import type { Database } from '../../src/shared/db/schema.js';
@@ -133,15 +130,8 @@ export interface Cluster {
 
 const HOST = '127.0.0.1';
 
-/**
- * src/discovery/main.ts once it reads a ZooKeeper base path from the environment; until then a
- * thin fixture that does (same config reader, same server, same ready line).
- */
-const DISCOVERY_ENTRY = readFileSync(join(PROJECT_ROOT, 'src/discovery/config.ts'), 'utf8').includes(
-  'ZK_BASE_PATH',
-)
-  ? 'src/discovery/main.ts'
-  : 'tests/reliability/fixtures/discovery-main.ts';
+/** The real discovery entry point; CHAT_ZK_BASE_PATH points it at the cluster's registrations. */
+const DISCOVERY_ENTRY = 'src/discovery/main.ts';
 
 function httpOf(wsUrl: string): string {
   const u = new URL(wsUrl);
@@ -411,10 +401,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         {
           DISCOVERY_HOST: HOST,
           DISCOVERY_PORT: '0',
-          DISCOVERY_ZK_BASE_PATH: zkBasePath,
+          CHAT_ZK_BASE_PATH: zkBasePath,
           ...options.discoveryEnv,
         },
-        /^discovery (ready|listening on) http/,
+        /^discovery ready http/,
         (line) => {
           const url = /(http:\/\/[^\s"]+)/.exec(line)?.[1] ?? '';
           return { url, httpUrl: url };

@@ -38,8 +38,8 @@ describe('discovery main.ts', () => {
       LOG_LEVEL: 'warn',
       ...topics,
     });
-    await proc.waitFor(/discovery listening on http:\/\/127\.0\.0\.1:\d+/);
-    const url = /discovery listening on (\S+)/.exec(proc.output())![1]!;
+    await proc.waitFor(/discovery ready http:\/\/127\.0\.0\.1:\d+/);
+    const url = /discovery ready (\S+)/.exec(proc.output())![1]!;
     const health = createClient(Health, createConnectTransport({ baseUrl: url, httpVersion: '1.1' }));
     expect((await health.check({})).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
     proc.kill('SIGTERM');

@@ -8,6 +8,7 @@ describe('readDiscoveryConfig', () => {
       host: '127.0.0.1',
       port: 50051,
       zookeeperConnect: '127.0.0.1:2181',
+      basePath: '/chat/servers',
       sessionTimeoutMs: 6000,
       kafkaBrokers: ['127.0.0.1:9092'],
       topics: { messages: 'chat.messages', presence: 'chat.presence' },
@@ -23,12 +24,14 @@ describe('readDiscoveryConfig', () => {
       ZOOKEEPER_SESSION_TIMEOUT_MS: '10000',
       KAFKA_BROKERS: 'k:9092',
       CHAT_TOPIC_PRESENCE: 'p.test',
+      CHAT_ZK_BASE_PATH: '/staging/chat/servers',
       DISCOVERY_CORS_ORIGINS: 'http://a.test:8080, https://b.test',
     });
     expect(config).toMatchObject({
       host: '0.0.0.0',
       port: 0,
       zookeeperConnect: 'zk1:2181,zk2:2181',
+      basePath: '/staging/chat/servers',
       sessionTimeoutMs: 10000,
       kafkaBrokers: ['k:9092'],
       corsOrigins: ['http://a.test:8080', 'https://b.test'],
@@ -44,6 +47,7 @@ describe('readDiscoveryConfig', () => {
     [{ KAFKA_BROKERS: 'x' }, /^KAFKA_BROKERS: /],
     [{ DISCOVERY_HOST: 'a b' }, /^DISCOVERY_HOST: /],
     [{ DISCOVERY_CORS_ORIGINS: 'a.test' }, /^DISCOVERY_CORS_ORIGINS: /],
+    [{ CHAT_ZK_BASE_PATH: 'chat/servers/' }, /^CHAT_ZK_BASE_PATH: /],
   ])('refuses %o with a one-line error naming the variable', (env, message) => {
     expect(() => readDiscoveryConfig(env)).toThrow(message);
   });

@@ -84,8 +84,11 @@ async function connectAll(
   let failures = 0;
   let firstError: string | undefined;
   let next = 0;
+  // Give up early when connections keep failing (a refusing server would otherwise cost
+  // ids / concurrency connect timeouts).
+  const maxFailures = Math.max(10, Math.ceil(ids.length * 0.05));
   const worker = async () => {
-    while (next < ids.length) {
+    while (next < ids.length && failures < maxFailures) {
       const i = next++;
       try {
         users[i] = await connect(ids[i]!, i % options.servers, events(ids[i]!));

@@ -263,10 +263,13 @@ describe('every RPC of every served service', () => {
     it('answers over gRPC-Web (HTTP/2)', async () => {
       c.check(await connectCall(method, c.request, 'grpcweb', '2'));
     });
-    it.skipIf(bidi)('answers over Connect and gRPC-Web on HTTP/1.1 (browsers)', async () => {
-      c.check(await connectCall(method, c.request, 'connect', '1.1'));
-      c.check(await connectCall(method, c.request, 'grpcweb', '1.1'));
-    });
+    // Bidirectional streams (reflection) cannot run over HTTP/1.1 at all, so they get no such case.
+    if (!bidi) {
+      it('answers over Connect and gRPC-Web on HTTP/1.1 (browsers)', async () => {
+        c.check(await connectCall(method, c.request, 'connect', '1.1'));
+        c.check(await connectCall(method, c.request, 'grpcweb', '1.1'));
+      });
+    }
   });
 });
 

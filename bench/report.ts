@@ -123,6 +123,8 @@ export async function renderReport(dir = join(PROJECT_ROOT, 'bench', 'results'))
     '| :-- | :-- | :-- |',
   ];
   const e2eMax = e2e?.maxSustainableRate;
+  // A half-rate run whose users could not connect measured nothing.
+  for (const sw of sweeps.values()) if (sw.atHalf && sw.atHalf.delivered === 0) delete sw.atHalf;
   const half = e2e?.atHalf;
   md.push(
     `| end to end >= 5,000 msg/s with p99 < 100 ms | ${e2e ? `${n(e2eMax)} msg/s` : '-'} | ${verdict(e2e ? (e2eMax ?? 0) >= 5000 : undefined)} |`,
@@ -154,7 +156,7 @@ export async function renderReport(dir = join(PROJECT_ROOT, 'bench', 'results'))
   md.push(
     '## Scenarios 1-4 side by side',
     '',
-    '| system | max sustainable | at half rate: ack p50 / p99 ms | delivery p50 / p99 ms | ratio to ours |',
+    '| system | max sustainable | at half rate: ack p50 / p99 ms | delivery p50 / p99 ms | ours ÷ this (throughput) |',
     '| :-- | ---: | ---: | ---: | ---: |',
   );
   for (const [name, label] of LOAD_SCENARIOS) {
@@ -217,6 +219,10 @@ export async function renderReport(dir = join(PROJECT_ROOT, 'bench', 'results'))
       '| ---: | :-- | ---: | ---: | ---: |',
     );
     for (const r of fanout.rows as Json[]) {
+      if (!r.run.delivered) {
+        md.push(`| ${r.chatServers} | not measured: ${r.run.connectError ?? 'nothing delivered'} | | | |`);
+        continue;
+      }
       md.push(
         `| ${r.chatServers} | ${(r.perEdge as Json[]).map((e) => `${e.name} ${n(e.usPerMessage)}`).join(', ')} | ${n(r.totalEdgeUsPerMessage)} | ${n(r.run.deliveredRate)} | ${n(r.run.deliver.p50)} / ${n(r.run.deliver.p99)} |`,
       );
@@ -290,7 +296,7 @@ export async function renderReport(dir = join(PROJECT_ROOT, 'bench', 'results'))
   if (writer) {
     const w = writer as Json;
     md.push(
-      `Writer (${n(w.rows)} rows of ${n(w.bodyBytes)}-byte bodies):`,
+      `Writer (${n(w.rows)} rows, ${n(w.bodyBytes)} bytes of bodies in all):`,
       '',
       '| way | rows/s |',
       '| :-- | ---: |',
@@ -303,7 +309,9 @@ export async function renderReport(dir = join(PROJECT_ROOT, 'bench', 'results'))
     );
   } else md.push('Writer: not run.', '');
 
-  if (profile) md.push('## Where the time goes (node --cpu-prof)', '', profile.trim(), '');
+  const notes = existsSync(join(dir, 'notes.md')) ? readFileSync(join(dir, 'notes.md'), 'utf8') : undefined;
+  if (notes) md.push('## Findings', '', notes.trim(), '');
+  if (profile) md.push('## Where the time goes (V8 CPU profile of the chat servers)', '', profile.trim(), '');
   const file = join(docs, 'benchmarks.md');
   await writeFile(file, `${md.join('\n').replace(/\n{3,}/g, '\n\n')}\n`);
   return file;

@@ -86,7 +86,7 @@ export async function startOurSystem(options: OurSystemOptions): Promise<OurSyst
             ...options.edgeEnv,
             EDGE_ID: `bench-${options.runId}-${edgeGeneration}-${i + 1}`,
             EDGE_PORT: '0',
-            EDGE_WRITER_GROUP: writerGroup,
+            WRITER_GROUP_ID: writerGroup,
             EDGE_SEND_PATH_INSERT: options.sendPathInsert ? 'true' : 'false',
           },
           /edge ready/,
@@ -124,8 +124,6 @@ export async function startOurSystem(options: OurSystemOptions): Promise<OurSyst
             {
               ...common,
               WRITER_GROUP_ID: writerGroup,
-              WRITER_TOPIC_MESSAGES: topics.messages,
-              WRITER_TOPIC_PRESENCE: topics.presence,
               WRITER_OPS_PORT: '0',
             },
             /writer ready/,

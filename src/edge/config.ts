@@ -181,7 +181,7 @@ export function resolveEdgeOptions(o: EdgeOptions): ResolvedEdgeOptions {
 /**
  * Reads the chat server's environment: CHAT_AUTH_SECRET (required), EDGE_HOST, EDGE_PORT,
  * EDGE_ID, EDGE_PUBLIC_URL, EDGE_HEARTBEAT_INTERVAL_MS, EDGE_SEND_PATH_INSERT,
- * EDGE_ALLOWED_ORIGINS (comma-separated), EDGE_WRITER_GROUP, EDGE_ZK_BASE_PATH, and the common
+ * EDGE_ALLOWED_ORIGINS (comma-separated), WRITER_GROUP_ID, CHAT_ZK_BASE_PATH, EDGE_MAX_* and EDGE_SEND_*, and the common
  * ZOOKEEPER_CONNECT / KAFKA_BROKERS / DATABASE_URL / CHAT_TOPIC_MESSAGES / CHAT_TOPIC_PRESENCE.
  */
 export function readEdgeEnv(env: Env = process.env): Omit<EdgeOptions, 'logger'> {

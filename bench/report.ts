@@ -11,6 +11,7 @@ import type { ProcUsage } from './harness/proc-stats.js';
 import type { SweepStep } from './scenarios/common.js';
 import { barChart, lineChart, type Series } from './svg.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: results of every scenario, each its own JSON shape
 type Json = Record<string, any>;
 
 interface SweepFile {

@@ -39,7 +39,8 @@ export async function ensureTopics(admin: Admin, topics: Topics, layout: TopicLa
       await createTopics(admin, topics, layout);
       return;
     } catch (err) {
-      const retriable = (err as { retriable?: boolean }).retriable === true || /topic-partition|leader/i.test(String(err));
+      const retriable =
+        (err as { retriable?: boolean }).retriable === true || /topic-partition|leader/i.test(String(err));
       if (!retriable || attempt >= 20) throw err;
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -34,6 +34,8 @@ describe('topicsFromEnv', () => {
     const { topicsFromEnv } = await import('../../../src/shared/topics.js');
     expect(topicsFromEnv({})).toEqual({ messages: 'chat.messages', presence: 'chat.presence' });
     expect(topicsFromEnv({ CHAT_TOPIC_MESSAGES: 'm.x' }).messages).toBe('m.x');
-    expect(() => topicsFromEnv({ CHAT_TOPIC_PRESENCE: 'bad topic' })).toThrow('CHAT_TOPIC_PRESENCE: not a valid Kafka topic name');
+    expect(() => topicsFromEnv({ CHAT_TOPIC_PRESENCE: 'bad topic' })).toThrow(
+      'CHAT_TOPIC_PRESENCE: not a valid Kafka topic name',
+    );
   });
 });

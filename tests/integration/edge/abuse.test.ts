@@ -7,9 +7,9 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, SendMessageSchema } from '../../../gen/chat/v1/frames_pb.js';
 import { signToken } from '../../../src/shared/auth.js';
+import { SECRET, startEdges } from '../../helpers/edge-system.js';
 import { unique } from '../../helpers/infra.js';
 import { connectWs, type TestWsClient, upgradeStatus } from '../../helpers/ws-client.js';
-import { SECRET, startEdges } from './edge-system.js';
 
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
 

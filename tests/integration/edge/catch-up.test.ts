@@ -8,9 +8,9 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ChatMessage } from '../../../gen/chat/v1/message_pb.js';
 import { msOf } from '../../../src/shared/codec.js';
 import { openDatabase } from '../../../src/shared/db/database.js';
+import { startEdges } from '../../helpers/edge-system.js';
 import { infra, unique } from '../../helpers/infra.js';
 import { connectWs, type TestWsClient } from '../../helpers/ws-client.js';
-import { startEdges } from './edge-system.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -10,10 +10,10 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { ChatServerSchema, DiscoveryService } from '../../../gen/chat/v1/discovery_pb.js';
 import { createDiscoveryServer } from '../../../src/discovery/index.js';
 import { ZkClient } from '../../../src/shared/zookeeper.js';
+import { SECRET, startEdges } from '../../helpers/edge-system.js';
 import { infra, unique } from '../../helpers/infra.js';
 import { spawnTs } from '../../helpers/processes.js';
 import { connectWs, upgradeStatus } from '../../helpers/ws-client.js';
-import { SECRET, startEdges } from './edge-system.js';
 
 function stderrOf(child: { stderr: NodeJS.ReadableStream | null }): () => string {
   let err = '';

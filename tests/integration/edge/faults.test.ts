@@ -6,10 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../gen/chat/v1/frames_pb.js';
 import { createWriter } from '../../../src/writer/index.js';
+import { startEdges } from '../../helpers/edge-system.js';
 import { infra, unique } from '../../helpers/infra.js';
 import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 import { connectWs } from '../../helpers/ws-client.js';
-import { startEdges } from './edge-system.js';
 
 describe('chat server faults', () => {
   it('writer behind: catch-up gives up with UNAVAILABLE + 1013; after the writer runs, a reconnect gets everything', async () => {

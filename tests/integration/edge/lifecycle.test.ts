@@ -12,9 +12,9 @@ import { chatMessageRecord, decodePresenceEvent, msOf, newChatMessage } from '..
 import { openDatabase } from '../../../src/shared/db/database.js';
 import { newMessageId } from '../../../src/shared/ids.js';
 import { fastConsumerConfig } from '../../../src/shared/kafka.js';
+import { startEdges } from '../../helpers/edge-system.js';
 import { infra, testKafka, testTopics, unique } from '../../helpers/infra.js';
 import { connectWs } from '../../helpers/ws-client.js';
-import { startEdges } from './edge-system.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

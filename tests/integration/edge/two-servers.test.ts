@@ -1,8 +1,8 @@
 /** Two chat servers, real Kafka/PostgreSQL/ZooKeeper: routing across servers, devices, order. */
 import { describe, expect, it } from 'vitest';
+import { startEdges } from '../../helpers/edge-system.js';
 import { unique } from '../../helpers/infra.js';
 import { connectWs } from '../../helpers/ws-client.js';
-import { startEdges } from './edge-system.js';
 
 describe('chat server routing', () => {
   it('alice on A and bob on B exchange messages both ways, in order; acks come first; sender is the token', async () => {

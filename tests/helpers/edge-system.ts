@@ -4,11 +4,11 @@
  * test finishes.
  */
 import { onTestFinished } from 'vitest';
-import { createEdgeServer, type EdgeOptions, type EdgeServer } from '../../../src/edge/index.js';
-import { signToken } from '../../../src/shared/auth.js';
-import type { Topics } from '../../../src/shared/topics.js';
-import { createWriter, type Writer } from '../../../src/writer/index.js';
-import { infra, testTopics, unique } from '../../helpers/infra.js';
+import { createEdgeServer, type EdgeOptions, type EdgeServer } from '../../src/edge/index.js';
+import { signToken } from '../../src/shared/auth.js';
+import type { Topics } from '../../src/shared/topics.js';
+import { createWriter, type Writer } from '../../src/writer/index.js';
+import { infra, testTopics, unique } from './infra.js';
 
 /** The secret the fixture's tokens are signed with. */
 export const SECRET = 'edge-test-secret-of-at-least-32-bytes!';

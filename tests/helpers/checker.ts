@@ -330,15 +330,19 @@ export class HistoryRecorder {
 
   /** The acked sends not yet shown on every device that must show them. */
   undelivered(): number {
+    // Polled while a run settles: index each device's deliveries once per call, so a long soak
+    // (hundreds of thousands of messages) costs one pass, not sends x deliveries.
+    const seenBy = new Map<DeviceRecord, Set<string>>();
+    for (const d of this.devices) {
+      if (d.expectsAll === false) continue;
+      seenBy.set(d, new Set(d.deliveries.map((x) => `${x.senderId}\u0000${x.clientMessageId}`)));
+    }
     let missing = 0;
     for (const send of this.sends) {
       if (!send.ack) continue;
-      for (const d of this.devices) {
-        if (d.user !== send.recipient || d.expectsAll === false) continue;
-        if (
-          !d.deliveries.some((x) => x.senderId === send.sender && x.clientMessageId === send.clientMessageId)
-        )
-          missing++;
+      const key = `${send.sender}\u0000${send.clientMessageId}`;
+      for (const [d, seen] of seenBy) {
+        if (d.user === send.recipient && !seen.has(key)) missing++;
       }
     }
     return missing;

@@ -5,7 +5,7 @@
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { ensureInfra, type Infra } from '../../src/infra/infra.js';
-import { ensureTopics, type Topics } from '../../src/shared/topics.js';
+import { ensureTopics, retryWhileSettling, type Topics, topicEnds } from '../../src/shared/topics.js';
 import { infraProcesses, type WatchedProcess } from '../harness/proc-stats.js';
 import {
   type BenchService,
@@ -98,21 +98,14 @@ export async function startOurSystem(options: OurSystemOptions): Promise<OurSyst
     if (options.writer) return;
     // The seed design stores before it acks, so everything in the topic is stored: tell the
     // catch-up watermark so (the bench plays the part of a writer that has caught up).
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const ends = await admin.fetchTopicOffsets(topics.messages);
-        await admin.setOffsets({
-          groupId: writerGroup,
-          topic: topics.messages,
-          partitions: ends.map((p) => ({ partition: p.partition, offset: p.offset })),
-        });
-        return;
-      } catch (err) {
-        // A topic created a moment ago may not have its leaders in the metadata yet.
-        if (attempt >= 20) throw err;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    const ends = await topicEnds(admin, topics.messages);
+    await retryWhileSettling(() =>
+      admin.setOffsets({
+        groupId: writerGroup,
+        topic: topics.messages,
+        partitions: ends.map((p) => ({ partition: p.partition, offset: String(p.high) })),
+      }),
+    );
   };
   try {
     // Everything starts at once; the first markStored also warms the group coordinator lookup.

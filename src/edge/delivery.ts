@@ -16,6 +16,7 @@ import { decodeChatMessage, HEADER_RECIPIENT, HEADER_SENDER, headerString, msOf 
 import { ChatBackendError } from '../shared/errors.js';
 import { fastConsumerConfig } from '../shared/kafka.js';
 import type { Logger } from '../shared/logger.js';
+import { topicEnds } from '../shared/topics.js';
 import { messageFrame } from './frames.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { Offsets } from './writer-watermark.js';
@@ -138,8 +139,8 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       if (set.size === 0) sessions.delete(session.userId);
     },
     async start() {
-      const ends = await admin.fetchTopicOffsets(topic);
-      for (const p of ends) positions.set(p.partition, Number(p.high));
+      const ends = await topicEnds(admin, topic);
+      for (const p of ends) positions.set(p.partition, p.high);
       const c = kafka.consumer(fastConsumerConfig(groupId));
       consumer = c;
       let joinTimer: NodeJS.Timeout | undefined;
@@ -201,7 +202,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       // run() creates the group member synchronously; seeks queued now apply to the first
       // fetch, so consumption starts exactly at the end offsets read above. (kafkajs'
       // admin.setOffsets does the same with a throwaway consumer but costs a 5 s fetch wait.)
-      for (const p of ends) c.seek({ topic, partition: p.partition, offset: p.high });
+      for (const p of ends) c.seek({ topic, partition: p.partition, offset: String(p.high) });
       try {
         await running;
         await joinedOnce;

@@ -29,20 +29,51 @@ export interface TopicLayout {
 
 /**
  * Creates the topics when missing (idempotent; safe to call from every process at start-up)
- * and waits until their leaders are elected.
+ * and waits until their leaders are elected and answer offset requests.
  */
 export async function ensureTopics(admin: Admin, topics: Topics, layout: TopicLayout = {}): Promise<void> {
-  // Right after a create or delete the broker's metadata can lag ("does not host this
-  // topic-partition", "leader not available"): retry for a few seconds before giving up.
-  for (let attempt = 0; ; attempt++) {
+  await retryWhileSettling(() => createTopics(admin, topics, layout));
+  // waitForLeaders only waits for the metadata; a leader can still refuse ListOffsets for a
+  // moment ("not the leader for that topic-partition"). Ask until both topics answer.
+  await topicEnds(admin, topics.messages);
+  await topicEnds(admin, topics.presence);
+}
+
+/** End offset of each partition of one topic (the offset the next record will get). */
+export type TopicEnds = { partition: number; high: number }[];
+
+/**
+ * The end offsets of a topic. Unlike admin.fetchTopicOffsets alone, this rides out the moments
+ * after a topic is created or a leader moves, when the broker answers "not the leader" or
+ * "leader not available" (kafkajs does not retry those in the admin client).
+ */
+export async function topicEnds(admin: Admin, topic: string): Promise<TopicEnds> {
+  const ends = await retryWhileSettling(() => admin.fetchTopicOffsets(topic));
+  return ends.map((p) => ({ partition: p.partition, high: Number(p.high) }));
+}
+
+/** Errors a broker gives while topic metadata or leadership is settling. */
+export function isSettlingError(err: unknown): boolean {
+  return (
+    (err as { retriable?: boolean } | undefined)?.retriable === true ||
+    /topic-partition|leader|does not host/i.test(String(err))
+  );
+}
+
+/**
+ * Runs `op` again while it fails with {@link isSettlingError}, every `delayMs` (default 250)
+ * up to `attempts` times (default 40, about 10 s); then throws the last error.
+ */
+export async function retryWhileSettling<T>(
+  op: () => Promise<T>,
+  { attempts = 40, delayMs = 250 }: { attempts?: number; delayMs?: number } = {},
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
     try {
-      await createTopics(admin, topics, layout);
-      return;
+      return await op();
     } catch (err) {
-      const retriable =
-        (err as { retriable?: boolean }).retriable === true || /topic-partition|leader/i.test(String(err));
-      if (!retriable || attempt >= 20) throw err;
-      await new Promise((r) => setTimeout(r, 250));
+      if (!isSettlingError(err) || attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, delayMs));
     }
   }
 }

@@ -9,6 +9,7 @@ import type { ChatMessage } from '../../gen/chat/v1/message_pb.js';
 import { decodeChatMessage } from '../../src/shared/codec.js';
 import { createKafka } from '../../src/shared/kafka.js';
 import { checkUserId, DEFAULT_MAX_BODY_BYTES, utf8Length } from '../../src/shared/limits.js';
+import { topicEnds } from '../../src/shared/topics.js';
 import { checkHistory, HistoryRecorder } from '../helpers/checker.js';
 import { type Cluster, type ClusterProcess, eventually } from '../helpers/cluster.js';
 
@@ -61,9 +62,9 @@ export async function readTopic(cluster: Cluster): Promise<ChatMessage[]> {
   const kafka = createKafka({ brokers: cluster.kafkaBrokers, clientId: `audit-${cluster.tag}` });
   const admin = kafka.admin();
   await admin.connect();
-  const ends = await admin.fetchTopicOffsets(cluster.topics.messages);
+  const ends = await topicEnds(admin, cluster.topics.messages);
   await admin.disconnect();
-  const total = ends.reduce((n, p) => n + Number(p.high), 0);
+  const total = ends.reduce((n, p) => n + p.high, 0);
   const messages: ChatMessage[] = [];
   const undecodable: string[] = [];
   if (total === 0) return messages;

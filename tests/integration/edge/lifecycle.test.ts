@@ -12,6 +12,7 @@ import { chatMessageRecord, decodePresenceEvent, msOf, newChatMessage } from '..
 import { openDatabase } from '../../../src/shared/db/database.js';
 import { newMessageId } from '../../../src/shared/ids.js';
 import { fastConsumerConfig } from '../../../src/shared/kafka.js';
+import { topicEnds } from '../../../src/shared/topics.js';
 import { startEdges } from '../../helpers/edge-system.js';
 import { infra, testKafka, testTopics, unique } from '../../helpers/infra.js';
 import { connectWs } from '../../helpers/ws-client.js';
@@ -168,9 +169,7 @@ describe('chat server lifecycle', () => {
     producing = false;
     await during;
     await send(5);
-    const ends = new Map(
-      (await admin.fetchTopicOffsets(topics.messages)).map((p) => [p.partition, Number(p.high)]),
-    );
+    const ends = new Map((await topicEnds(admin, topics.messages)).map((p) => [p.partition, p.high]));
     await (async () => {
       const deadline = Date.now() + 10000;
       while ([...ends].some(([p, end]) => delivery.position(p) < end) && Date.now() < deadline)

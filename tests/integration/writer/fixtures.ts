@@ -6,7 +6,7 @@ import { chatMessageRecord, newChatMessage } from '../../../src/shared/codec.js'
 import { openDatabase } from '../../../src/shared/db/database.js';
 import type { Database } from '../../../src/shared/db/schema.js';
 import { newMessageId } from '../../../src/shared/ids.js';
-import type { Topics } from '../../../src/shared/topics.js';
+import { type Topics, topicEnds } from '../../../src/shared/topics.js';
 import { infra, testKafka, unique } from '../../helpers/infra.js';
 
 /** `count` messages among a few unique users (so rows are counted by sender). */
@@ -87,12 +87,12 @@ export async function uncommittedRecords(groupId: string, topic: string): Promis
   await admin.connect();
   try {
     const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    const ends = await admin.fetchTopicOffsets(topic);
+    const ends = await topicEnds(admin, topic);
     let behind = 0;
     for (const end of ends) {
       const c = committed?.partitions.find((p) => p.partition === end.partition);
       const at = c && Number(c.offset) >= 0 ? Number(c.offset) : 0;
-      behind += Number(end.high) - at;
+      behind += end.high - at;
     }
     return behind;
   } finally {

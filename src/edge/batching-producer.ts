@@ -5,7 +5,8 @@
  * once when a full batch is waiting) and hands them to ONE `sendBatch(acks: -1)`; a batch is also
  * bounded in bytes, under the broker's message size limit. Only one flush
  * is in flight at a time (the idempotent producer needs maxInFlightRequests 1); the next batch
- * accumulates meanwhile, so batches grow by themselves under load.
+ * accumulates meanwhile, so batches grow by themselves under load, and goes as soon as the one
+ * in flight is acknowledged when its oldest send has already waited `lingerMs`.
  *
  * Failure: a batch that fails, or is not acknowledged within `sendTimeoutMs`, rejects each of its
  * sends with CHAT_ERR_UNAVAILABLE (the client resends with the same client_message_id). A
@@ -56,6 +57,8 @@ interface Item {
   message: Message;
   bytes: number;
   enqueuedAt: number;
+  /** performance.now() at enqueue (sub-millisecond, for the linger). */
+  queuedAt: number;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -106,7 +109,10 @@ export function createBatchingProducer(options: BatchingProducerOptions): Batchi
 
   function schedule(): void {
     if (inFlight || queue.length === 0) return;
-    if (queue.length >= maxBatch || queuedBytes >= maxBatchBytes) {
+    // Like Kafka's linger.ms, the wait counts from the oldest queued send: sends that piled up
+    // while a batch was in flight have waited long enough and go at once.
+    const lingered = performance.now() - queue[0]!.queuedAt;
+    if (queue.length >= maxBatch || queuedBytes >= maxBatchBytes || lingered >= lingerMs) {
       clearTimeout(lingerTimer);
       lingerTimer = undefined;
       startFlush();
@@ -114,7 +120,7 @@ export function createBatchingProducer(options: BatchingProducerOptions): Batchi
       lingerTimer = setTimeout(() => {
         lingerTimer = undefined;
         startFlush();
-      }, lingerMs);
+      }, lingerMs - lingered);
     }
   }
 
@@ -175,7 +181,15 @@ export function createBatchingProducer(options: BatchingProducerOptions): Batchi
         return Promise.reject(unavailable('too many messages waiting for Kafka'));
       return new Promise<void>((resolve, reject) => {
         const bytes = sizeOf(message.key) + sizeOf(message.value) + 64;
-        queue.push({ topic, message, bytes, enqueuedAt: Date.now(), resolve, reject });
+        queue.push({
+          topic,
+          message,
+          bytes,
+          enqueuedAt: Date.now(),
+          queuedAt: performance.now(),
+          resolve,
+          reject,
+        });
         queuedBytes += bytes;
         if (!sweepTimer) {
           sweepTimer = setInterval(sweep, Math.max(10, Math.min(250, sendTimeoutMs / 4)));

@@ -41,6 +41,23 @@ describe('batching producer', () => {
     await Promise.all(second);
   });
 
+  it('sends that piled up during a flight go when it is acknowledged, without another linger', async () => {
+    const { sender, calls } = fakeSender();
+    const p = createBatchingProducer({ sender, lingerMs: 50 });
+    const first = p.send('t', msg('a'));
+    await tick(70);
+    expect(calls).toHaveLength(1);
+    const second = p.send('t', msg('b'));
+    await tick(70);
+    calls[0]!.resolve();
+    await first;
+    await tick(1);
+    // 'b' has waited 70 ms > lingerMs: its batch starts at once, not 50 ms later.
+    expect(calls).toHaveLength(2);
+    calls[1]!.resolve();
+    await second;
+  });
+
   it('splits by maxBatch and by maxBatchBytes', async () => {
     const { sender, calls } = fakeSender();
     const p = createBatchingProducer({ sender, lingerMs: 1, maxBatch: 3, maxBatchBytes: 2000 });

@@ -25,4 +25,13 @@ describe('message ids', () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.every(isMessageId)).toBe(true);
   });
+
+  it('draw their random part from all 32 symbols, a fresh one each millisecond', () => {
+    // Later than any time an earlier test used: the monotonic factory only increments within
+    // or before the last millisecond it saw.
+    const t = 2 ** 47;
+    const randomParts = Array.from({ length: 5000 }, (_, i) => newMessageId(t + i * 2).slice(10));
+    expect(new Set(randomParts).size).toBe(randomParts.length);
+    expect(new Set(randomParts.map((r) => r[0])).size).toBe(32);
+  });
 });

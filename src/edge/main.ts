@@ -5,6 +5,7 @@
  */
 import { ChatBackendError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
+import { onShutdown } from '../shared/shutdown.js';
 import { readEdgeEnv } from './config.js';
 import { createEdgeServer } from './server.js';
 
@@ -21,26 +22,8 @@ try {
   throw err;
 }
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'shutting down');
-  const hardStop = setTimeout(() => {
-    logger.error('shutdown took longer than 9.5 s; exiting');
-    process.exit(1);
-  }, 9500);
-  hardStop.unref();
-  try {
-    await server.close();
-    process.exit(0);
-  } catch (err) {
-    logger.error({ err }, 'shutdown failed');
-    process.exit(1);
-  }
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+// Within 10 s even if draining hangs (a supervisor's kill timeout is usually 10 s).
+onShutdown(logger, () => server.close(), { hardStopMs: 9500 });
 
 try {
   await server.start();

@@ -8,6 +8,7 @@
  */
 import { envInt, envPort, envString, readCommonConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
+import { onShutdown } from '../shared/shutdown.js';
 import { topicsFromEnv } from '../shared/topics.js';
 import { createWriter, DEFAULT_WRITER_CONCURRENCY, DEFAULT_WRITER_GROUP } from './index.js';
 
@@ -32,21 +33,7 @@ try {
       process.exit(1);
     },
   });
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping writer');
-    writer.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'writer stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  onShutdown(logger, () => writer.stop());
   await writer.start();
   process.stdout.write(`writer ready ${writer.opsUrl ?? ''}\n`);
 } catch (err) {

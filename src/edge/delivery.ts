@@ -17,7 +17,7 @@ import { ChatBackendError } from '../shared/errors.js';
 import { fastConsumerConfig } from '../shared/kafka.js';
 import type { Logger } from '../shared/logger.js';
 import { topicEnds } from '../shared/topics.js';
-import { messageFrame } from './frames.js';
+import { messageFrameFromEncoded } from './frames.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { Offsets } from './writer-watermark.js';
 
@@ -106,7 +106,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       partition,
       offset,
       frame: () => {
-        frame ??= messageFrame(message);
+        frame ??= messageFrameFromEncoded(value);
         return frame;
       },
     };

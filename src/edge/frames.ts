@@ -3,6 +3,7 @@
  * input becomes a typed ChatBackendError, never an exception that escapes a connection.
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import {
   CatchUpDoneSchema,
@@ -82,6 +83,19 @@ export function errorFrame(code: ChatErrorCode, message: string, clientMessageId
 /** A ChatMessage frame. */
 export function messageFrame(message: ChatMessage): Uint8Array {
   return encodeServerFrame({ case: 'message', value: message });
+}
+
+/** ServerFrame.message's field number (frames.proto). */
+const SERVER_FRAME_MESSAGE_FIELD = ServerFrameSchema.fields.find((f) => f.localName === 'message')!.number;
+
+/**
+ * A ChatMessage frame around an already encoded ChatMessage (a Kafka record's value), without
+ * decoding and re-encoding it: an embedded message is its own bytes, length-delimited. Equal
+ * byte for byte to messageFrame(decodeChatMessage(encoded)) for what this server produced, and
+ * fields a newer producer added reach the client unchanged.
+ */
+export function messageFrameFromEncoded(encoded: Uint8Array): Uint8Array {
+  return new BinaryWriter().tag(SERVER_FRAME_MESSAGE_FIELD, WireType.LengthDelimited).bytes(encoded).finish();
 }
 
 /** A HeartbeatAck frame. */

@@ -2,7 +2,15 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClientFrameSchema, ErrorCode, ServerFrameSchema } from '../../../gen/chat/v1/frames_pb.js';
-import { errorFrame, FrameError, parseClientFrame } from '../../../src/edge/frames.js';
+import { ChatMessageSchema } from '../../../gen/chat/v1/message_pb.js';
+import {
+  errorFrame,
+  FrameError,
+  messageFrame,
+  messageFrameFromEncoded,
+  parseClientFrame,
+} from '../../../src/edge/frames.js';
+import { newChatMessage } from '../../../src/shared/codec.js';
 import { ChatBackendError } from '../../../src/shared/errors.js';
 
 const send = (recipientId: string, body: string, clientMessageId: string) =>
@@ -76,5 +84,49 @@ describe('parseClientFrame', () => {
       case: 'error',
       value: { code: ErrorCode.RATE_LIMITED, clientMessageId: 'c9' },
     });
+  });
+});
+
+describe('messageFrameFromEncoded', () => {
+  it('is byte for byte the frame of the decoded message, for any message', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          messageId: fc.string(),
+          clientMessageId: fc.string(),
+          senderId: fc.string(),
+          recipientId: fc.string(),
+          body: fc.string({ unit: 'grapheme' }),
+          sentAtMs: fc.integer({ min: 0, max: 2 ** 42 }),
+        }),
+        (m) => {
+          const message = newChatMessage(m);
+          const encoded = toBinary(ChatMessageSchema, message);
+          const frame = messageFrameFromEncoded(encoded);
+          expect(frame).toEqual(messageFrame(message));
+          const decoded = fromBinary(ServerFrameSchema, frame).frame;
+          expect(decoded.case).toBe('message');
+          expect(decoded.value).toEqual(message);
+        },
+      ),
+    );
+  });
+
+  it('passes on fields a newer producer added', () => {
+    const message = newChatMessage({
+      messageId: 'm1',
+      clientMessageId: 'c1',
+      senderId: 'alice',
+      recipientId: 'bob',
+      body: 'hi',
+      sentAtMs: 1,
+    });
+    // Field 99, varint 7: unknown to this schema.
+    const withUnknown = new Uint8Array([...toBinary(ChatMessageSchema, message), 0x98, 0x06, 0x07]);
+    const decoded = fromBinary(ServerFrameSchema, messageFrameFromEncoded(withUnknown)).frame;
+    expect(decoded.case === 'message' && decoded.value.body).toBe('hi');
+    expect(toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame: decoded }))).toEqual(
+      messageFrameFromEncoded(withUnknown),
+    );
   });
 });

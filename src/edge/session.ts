@@ -3,7 +3,6 @@
  * (validate, rate-limit, dedupe, produce, SendAck), catch-up and then live delivery, and the
  * stalled-reader guard. A bad frame only ever affects its own connection.
  */
-import { randomUUID } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Kysely } from 'kysely';
@@ -46,15 +45,22 @@ export interface SessionContext {
 /** Most client_message_ids remembered per connection to skip the live echo of its own sends. */
 const MAX_OWN_SENDS = 10_000;
 
-/** A connected, authenticated WebSocket. */
+/**
+ * A connected, authenticated WebSocket.
+ *
+ * An idle connection should cost little beyond the socket itself (thousands per process), so
+ * what only some connections or only catch-up need is created on use and dropped after: the live
+ * gate and the abort controller live while catch-up runs (the gate longer only while it still
+ * has live duplicates to drop), the rate limiter from the first send, the own-sends set while a
+ * send's live echo is outstanding.
+ */
 export class Session implements CatchUpSession {
-  readonly id = randomUUID();
-  readonly gate: LiveGate;
   readonly #ws: WebSocket;
   readonly #ctx: SessionContext;
-  readonly #limiter: RateLimiter;
-  readonly #abort = new AbortController();
-  readonly #ownSends = new Set<string>();
+  #gate: LiveGate | undefined;
+  #limiter: RateLimiter | undefined;
+  #abort: AbortController | undefined;
+  #ownSends: Set<string> | undefined;
   readonly #connectedAt = Date.now();
   #lastFrameAt = Date.now();
   #invalidFrames = 0;
@@ -70,11 +76,6 @@ export class Session implements CatchUpSession {
   ) {
     this.#ws = ws;
     this.#ctx = ctx;
-    this.gate = new LiveGate(ctx.options.catchUpBufferLimit);
-    this.#limiter = createRateLimiter({
-      ratePerSecond: ctx.options.sendRatePerSecond,
-      burst: ctx.options.sendBurst,
-    });
     ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
     ws.on('close', () => this.#onClosed());
     ws.on('error', (err) => ctx.log?.debug({ err, userId }, 'socket error'));
@@ -96,8 +97,18 @@ export class Session implements CatchUpSession {
     this.#firstHeartbeatTimer = setTimeout(() => this.#startCatchUp(undefined), o.firstHeartbeatWaitMs);
   }
 
+  /** The live side of catch-up; created when catch-up starts. */
+  get gate(): LiveGate {
+    this.#gate ??= new LiveGate(this.#ctx.options.catchUpBufferLimit);
+    return this.#gate;
+  }
+
   /** Aborted when the socket closes. */
   get signal(): AbortSignal {
+    if (!this.#abort) {
+      this.#abort = new AbortController();
+      if (this.#closing) this.#abort.abort();
+    }
     return this.#abort.signal;
   }
 
@@ -115,16 +126,29 @@ export class Session implements CatchUpSession {
   }
 
   isOwnSend(message: ChatMessage): boolean {
-    return message.senderId === this.userId && this.#ownSends.has(message.clientMessageId);
+    return message.senderId === this.userId && this.#ownSends?.has(message.clientMessageId) === true;
   }
 
   /** Called synchronously by delivery for each live record of this user. */
   receive(record: LiveRecord): void {
     const m = record.message;
     // This connection has the SendAck already; its other devices get the copy.
-    if (m.senderId === this.userId && this.#ownSends.delete(m.clientMessageId)) return;
-    const out = this.gate.accept(record);
+    if (m.senderId === this.userId && this.#forgetOwnSend(m.clientMessageId)) return;
+    const gate = this.#gate;
+    if (!gate) {
+      this.sendFrame(record.frame(), 'message');
+      return;
+    }
+    const out = gate.accept(record);
     if (out) this.sendFrame(out.frame(), 'message');
+    if (gate.live && gate.pendingLiveDupes.size === 0) this.#gate = undefined;
+  }
+
+  #forgetOwnSend(clientMessageId: string): boolean {
+    const own = this.#ownSends;
+    if (!own?.delete(clientMessageId)) return false;
+    if (own.size === 0) this.#ownSends = undefined;
+    return true;
   }
 
   /** Sends one encoded ServerFrame; closes a stalled reader (1013). */
@@ -154,7 +178,7 @@ export class Session implements CatchUpSession {
     if (this.#closing) return;
     this.#closing = true;
     this.#ctx.metrics.closes.inc({ code: String(reason.code) });
-    this.#abort.abort();
+    this.#abort?.abort();
     try {
       this.#ws.close(reason.code, reason.reason);
     } catch {
@@ -212,6 +236,11 @@ export class Session implements CatchUpSession {
 
   #onSend(send: SendMessage): void {
     const cmid = send.clientMessageId;
+    // A bucket made now is as full as one made at connect time would be (refills cap at burst).
+    this.#limiter ??= createRateLimiter({
+      ratePerSecond: this.#ctx.options.sendRatePerSecond,
+      burst: this.#ctx.options.sendBurst,
+    });
     if (!this.#limiter.tryTake()) {
       this.#sendError('CHAT_ERR_RATE_LIMITED', 'too many messages; slow down', cmid);
       return;
@@ -226,6 +255,7 @@ export class Session implements CatchUpSession {
     if (!result) {
       result = this.#produce(send);
       dedupe.remember(this.userId, cmid, result);
+      this.#ownSends ??= new Set();
       this.#ownSends.add(cmid);
       if (this.#ownSends.size > MAX_OWN_SENDS) {
         const oldest = this.#ownSends.values().next().value;
@@ -238,7 +268,7 @@ export class Session implements CatchUpSession {
         this.sendFrame(encodeServerFrame({ case: 'sendAck', value: ack }), 'sendAck');
       },
       (err: unknown) => {
-        this.#ownSends.delete(cmid);
+        this.#forgetOwnSend(cmid);
         if (ChatBackendError.is(err)) {
           this.#sendError(err.code === 'CHAT_ERR_CONFIG' ? 'CHAT_ERR_INTERNAL' : err.code, err.message, cmid);
         } else {
@@ -294,6 +324,7 @@ export class Session implements CatchUpSession {
     if (this.#catchUpStarted || this.#closing) return;
     this.#catchUpStarted = true;
     clearTimeout(this.#firstHeartbeatTimer);
+    this.#firstHeartbeatTimer = undefined;
     const { options, db, delivery, watermark, metrics, log } = this.#ctx;
     const run = async () => {
       const cursorMs = heartbeatCursorMs ?? (await storedCursor(db, this.userId));
@@ -308,24 +339,32 @@ export class Session implements CatchUpSession {
         maxPendingBytes: Math.min(1024 * 1024, options.maxBufferedBytes / 4),
       });
       if (this.#closing) return;
+      // Live now: the gate is only needed while it still has live duplicates to drop.
+      if (this.#gate?.pendingLiveDupes.size === 0) this.#gate = undefined;
       metrics.catchUpSeconds.observe((Date.now() - this.#connectedAt) / 1000);
       metrics.catchUpMessages.inc(result.delivered);
       metrics.catchUpRewinds.inc(result.rewinds);
     };
-    run().catch((err: unknown) => {
-      if (this.#closing) return;
-      log?.warn({ err, userId: this.userId }, 'catch-up failed; closing 1013');
-      this.#sendError('CHAT_ERR_UNAVAILABLE', 'history is temporarily unavailable; reconnect later');
-      this.close(CLOSE.TRY_AGAIN_LATER);
-    });
+    run()
+      .catch((err: unknown) => {
+        if (this.#closing) return;
+        log?.warn({ err, userId: this.userId }, 'catch-up failed; closing 1013');
+        this.#sendError('CHAT_ERR_UNAVAILABLE', 'history is temporarily unavailable; reconnect later');
+        this.close(CLOSE.TRY_AGAIN_LATER);
+      })
+      .finally(() => {
+        // Only catch-up listens to the signal; a close after this has nothing left to abort.
+        if (!this.#closing) this.#abort = undefined;
+      });
   }
 
   #onClosed(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;
-    this.#abort.abort();
+    this.#abort?.abort();
     clearTimeout(this.#firstHeartbeatTimer);
+    this.#firstHeartbeatTimer = undefined;
     this.#ctx.delivery.unregister(this);
     this.#ctx.presence.sessionClosed(this.userId);
     this.#ctx.onClosed(this);

@@ -9,24 +9,42 @@ export interface RateLimiter {
   tryTake(nowMs?: number): boolean;
 }
 
+/**
+ * One bucket is a plain object with four fields: a closure-based bucket costs a function and
+ * its context on top, per connection.
+ */
+class TokenBucket implements RateLimiter {
+  #tokens: number;
+  #last: number;
+  readonly #ratePerSecond: number;
+  readonly #burst: number;
+
+  constructor(ratePerSecond: number, burst: number, nowMs: number) {
+    this.#ratePerSecond = ratePerSecond;
+    this.#burst = burst;
+    this.#tokens = burst;
+    this.#last = nowMs;
+  }
+
+  tryTake(nowMs = Date.now()): boolean {
+    if (nowMs > this.#last) {
+      this.#tokens = Math.min(
+        this.#burst,
+        this.#tokens + ((nowMs - this.#last) * this.#ratePerSecond) / 1000,
+      );
+      this.#last = nowMs;
+    }
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
 /** Creates a bucket that starts full. */
 export function createRateLimiter(options: {
   ratePerSecond: number;
   burst: number;
   nowMs?: number;
 }): RateLimiter {
-  const { ratePerSecond, burst } = options;
-  let tokens = burst;
-  let last = options.nowMs ?? Date.now();
-  return {
-    tryTake(nowMs = Date.now()) {
-      if (nowMs > last) {
-        tokens = Math.min(burst, tokens + ((nowMs - last) * ratePerSecond) / 1000);
-        last = nowMs;
-      }
-      if (tokens < 1) return false;
-      tokens -= 1;
-      return true;
-    },
-  };
+  return new TokenBucket(options.ratePerSecond, options.burst, options.nowMs ?? Date.now());
 }

@@ -50,9 +50,9 @@ export interface EdgeServer {
 }
 
 /**
- * The upgrade socket's error listener. It stays on the socket for the connection's lifetime, so
- * it is one shared function: a closure would keep the upgrade's scope (the request with its
- * headers, the head buffer) alive per connection, about 2 KB each.
+ * The upgrade socket's error listener until ws takes the socket over. One shared function: a
+ * closure would keep the upgrade's scope (the request with its headers, the head buffer) alive
+ * for as long as the listener stays, about 2 KB per connection.
  */
 function destroySocket(this: Duplex): void {
   this.destroy();
@@ -206,6 +206,8 @@ export function createEdgeServer(edgeOptions: EdgeOptions): EdgeServer {
           if (draining) throw new UpgradeRefused(503, 'draining; ask discovery for another server');
           if (socket.destroyed) return;
           wss.handleUpgrade(req, socket, head, (ws) => {
+            // ws owns the socket now and destroys it on error itself.
+            socket.off('error', destroySocket);
             if (draining) {
               ws.close(CLOSE.SERVICE_RESTART.code, CLOSE.SERVICE_RESTART.reason);
               return;

@@ -24,7 +24,7 @@ import { createDelivery, type Delivery } from './delivery.js';
 import { createEdgeMetrics } from './metrics.js';
 import { createPresencePublisher, type PresencePublisher } from './presence-publisher.js';
 import { createSendDedupe } from './send-dedupe.js';
-import { Session, type SessionContext } from './session.js';
+import { Session, type SessionContext, SessionSocket } from './session.js';
 import { authorizeUpgrade, refuseUpgrade, UpgradeRefused } from './upgrade.js';
 import { createWriterWatermark, type WriterWatermark } from './writer-watermark.js';
 
@@ -87,6 +87,7 @@ export function createEdgeServer(edgeOptions: EdgeOptions): EdgeServer {
   let http: Server | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
   const wss = new WebSocketServer({
+    WebSocket: SessionSocket,
     noServer: true,
     maxPayload: options.maxFrameBytes,
     perMessageDeflate: false,

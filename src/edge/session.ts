@@ -6,7 +6,7 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Kysely } from 'kysely';
-import { type WebSocket, WebSocket as WS } from 'ws';
+import { type RawData, WebSocket } from 'ws';
 import { type SendAck, SendAckSchema, type SendMessage, WelcomeSchema } from '../../gen/chat/v1/frames_pb.js';
 import type { ChatMessage } from '../../gen/chat/v1/message_pb.js';
 import { chatMessageRecord, msOf, newChatMessage } from '../shared/codec.js';
@@ -46,6 +46,27 @@ export interface SessionContext {
 const MAX_OWN_SENDS = 10_000;
 
 /**
+ * The chat server's WebSocket class (ws's `WebSocket` server option). It carries its session, so
+ * the session's socket listeners are shared functions rather than closures per connection.
+ */
+export class SessionSocket extends WebSocket {
+  session: Session | undefined;
+}
+
+// ws calls its listeners with `this` set to the socket, which the server made a SessionSocket.
+function onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  (this as SessionSocket).session?.onFrame(data as Buffer, isBinary);
+}
+
+function onSocketClose(this: WebSocket): void {
+  (this as SessionSocket).session?.onSocketClosed();
+}
+
+function onSocketError(this: WebSocket, err: Error): void {
+  (this as SessionSocket).session?.onSocketError(err);
+}
+
+/**
  * A connected, authenticated WebSocket.
  *
  * An idle connection should cost little beyond the socket itself (thousands per process), so
@@ -55,7 +76,7 @@ const MAX_OWN_SENDS = 10_000;
  * send's live echo is outstanding.
  */
 export class Session implements CatchUpSession {
-  readonly #ws: WebSocket;
+  readonly #ws: SessionSocket;
   readonly #ctx: SessionContext;
   #gate: LiveGate | undefined;
   #limiter: RateLimiter | undefined;
@@ -70,15 +91,16 @@ export class Session implements CatchUpSession {
   #closed = false;
 
   constructor(
-    ws: WebSocket,
+    ws: SessionSocket,
     readonly userId: string,
     ctx: SessionContext,
   ) {
     this.#ws = ws;
     this.#ctx = ctx;
-    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
-    ws.on('close', () => this.#onClosed());
-    ws.on('error', (err) => ctx.log?.debug({ err, userId }, 'socket error'));
+    ws.session = this;
+    ws.on('message', onSocketMessage);
+    ws.on('close', onSocketClose);
+    ws.on('error', onSocketError);
     const o = ctx.options;
     this.sendFrame(
       encodeServerFrame({
@@ -153,7 +175,7 @@ export class Session implements CatchUpSession {
 
   /** Sends one encoded ServerFrame; closes a stalled reader (1013). */
   sendFrame(frame: Uint8Array, type: string): void {
-    if (this.#closing || this.#ws.readyState !== WS.OPEN) return;
+    if (this.#closing || this.#ws.readyState !== WebSocket.OPEN) return;
     this.#ws.send(frame);
     this.#ctx.metrics.framesOut.inc({ type });
     if (this.#ws.bufferedAmount > this.#ctx.options.maxBufferedBytes) {
@@ -189,7 +211,8 @@ export class Session implements CatchUpSession {
     this.#ws.once('close', () => clearTimeout(timer));
   }
 
-  #onMessage(data: Buffer, isBinary: boolean): void {
+  /** One frame from the socket (its 'message' listener). */
+  onFrame(data: Buffer, isBinary: boolean): void {
     this.#lastFrameAt = Date.now();
     const { metrics, options } = this.#ctx;
     if (!isBinary) {
@@ -358,7 +381,13 @@ export class Session implements CatchUpSession {
       });
   }
 
-  #onClosed(): void {
+  /** A socket error (its 'error' listener); ws closes the socket, which ends the session. */
+  onSocketError(err: Error): void {
+    this.#ctx.log?.debug({ err, userId: this.userId }, 'socket error');
+  }
+
+  /** The socket closed (its 'close' listener). */
+  onSocketClosed(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;

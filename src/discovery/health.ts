@@ -47,8 +47,11 @@ export class HealthState extends EventEmitter<{ change: [] }> {
   }
 }
 
-/** The grpc.health.v1.Health implementation over a {@link HealthState}. */
-export function healthService(state: HealthState): ServiceImpl<typeof Health> {
+/**
+ * The grpc.health.v1.Health implementation over a {@link HealthState}. A Watch stream ends when
+ * the client goes away or `shutdown` aborts (the server closes).
+ */
+export function healthService(state: HealthState, shutdown?: AbortSignal): ServiceImpl<typeof Health> {
   return {
     check(request) {
       const status = state.status(request.service);
@@ -59,8 +62,9 @@ export function healthService(state: HealthState): ServiceImpl<typeof Health> {
       const current = () => state.status(request.service) ?? ServingStatus.SERVICE_UNKNOWN;
       let last = current();
       yield create(HealthCheckResponseSchema, { status: last });
+      const signal = shutdown ? AbortSignal.any([context.signal, shutdown]) : context.signal;
       try {
-        for await (const _ of on(state, 'change', { signal: context.signal })) {
+        for await (const _ of on(state, 'change', { signal })) {
           const status = current();
           if (status === last) continue;
           last = status;
@@ -68,7 +72,7 @@ export function healthService(state: HealthState): ServiceImpl<typeof Health> {
         }
       } catch (err) {
         // The client went away or the server shuts down: the stream just ends.
-        if (!context.signal.aborted) throw err;
+        if (!signal.aborted) throw err;
       }
     },
   };

@@ -151,8 +151,11 @@ export function createDiscoveryServer(options: DiscoveryServerOptions): Discover
     FILES,
     DISCOVERY_SERVICES.map((s) => s.typeName),
   );
+  // Ends the long-lived streams (Health.Watch, reflection) on close. Unary calls do not listen
+  // to it: a router-wide shutdownSignal costs every call a listener on this one EventTarget,
+  // whose add and remove walk all listeners (quadratic when thousands of calls queue up).
   const shutdown = new AbortController();
-  // Every call in flight listens to it; that is not a leak.
+  // Every open stream listens to it; that is not a leak.
   setMaxListeners(0, shutdown.signal);
 
   const updateHealth = () => {
@@ -166,14 +169,16 @@ export function createDiscoveryServer(options: DiscoveryServerOptions): Discover
       PresenceService,
       presenceService(presence, (id) => view.has(id)),
     );
-    router.service(Health, healthService(health));
-    router.service(ServerReflection, reflectionV1(reflection));
-    router.service(ServerReflectionV1Alpha, reflectionV1Alpha(reflection));
+    router.service(Health, healthService(health, shutdown.signal));
+    // Reflection has only bidi streams, so the per-call listener is paid by streams alone.
+    router.service(ServerReflection, reflectionV1(reflection), { shutdownSignal: shutdown.signal });
+    router.service(ServerReflectionV1Alpha, reflectionV1Alpha(reflection), {
+      shutdownSignal: shutdown.signal,
+    });
   };
   const rpc = createRpcHandler({
     routes,
     readMaxBytes: maxRequestBytes,
-    shutdownSignal: shutdown.signal,
     interceptors: [chatErrorInterceptor],
     logger: log,
   });

@@ -1,6 +1,7 @@
 /** The discovery process: reads its environment, serves until SIGINT/SIGTERM. */
 import { ChatBackendError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
+import { onShutdown } from '../shared/shutdown.js';
 import { readDiscoveryConfig } from './config.js';
 import { createDiscoveryServer } from './server.js';
 
@@ -16,21 +17,7 @@ try {
 }
 
 const server = createDiscoveryServer({ ...config, logger: log });
-let stopping = false;
-const stop = (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'discovery shutting down');
-  server.close().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      log.error({ err }, 'discovery did not close cleanly');
-      process.exit(1);
-    },
-  );
-};
-process.once('SIGINT', () => stop('SIGINT'));
-process.once('SIGTERM', () => stop('SIGTERM'));
+onShutdown(log, () => server.close());
 
 try {
   await server.start();

@@ -143,11 +143,12 @@ export function createBatchingProducer(options: BatchingProducerOptions): Batchi
       else byTopic.set(item.topic, [item.message]);
     }
     const started = Date.now();
+    const t0 = performance.now();
     let settled = false;
     const settle = (err: Error | undefined) => {
       if (settled) return;
       settled = true;
-      options.onBatch?.(batch.length, Date.now() - started, !err);
+      options.onBatch?.(batch.length, performance.now() - t0, !err);
       for (const item of batch) {
         if (err) item.reject(err);
         else item.resolve();

@@ -17,6 +17,7 @@ export interface EdgeMetrics {
   catchUpMessages: Counter;
   catchUpRewinds: Counter;
   batchSize: Histogram;
+  produceSeconds: Histogram;
 }
 
 /** Creates the metrics on a fresh registry (one per server, so in-process tests never share). */
@@ -89,6 +90,12 @@ export function createEdgeMetrics(serverId: string): EdgeMetrics {
       name: 'chat_edge_produce_batch_size',
       help: 'Messages per Kafka produce request',
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers,
+    }),
+    produceSeconds: new Histogram({
+      name: 'chat_edge_produce_seconds',
+      help: 'One Kafka produce request, sent to acknowledged (acks=all)',
+      buckets: LATENCY_BUCKETS,
       registers,
     }),
   };

@@ -167,7 +167,10 @@ export function createEdgeServer(edgeOptions: EdgeOptions): EdgeServer {
       maxBatchBytes: options.maxBatchBytes,
       maxQueued: options.maxQueuedSends,
       sendTimeoutMs: options.sendTimeoutMs,
-      onBatch: (size) => metrics.batchSize.observe(size),
+      onBatch: (size, durationMs) => {
+        metrics.batchSize.observe(size);
+        metrics.produceSeconds.observe(durationMs / 1000);
+      },
     });
     database = await openDatabase({ url: options.databaseUrl, applicationName: `chat-edge-${id}` });
     // A unique group per start: the group must be empty when its start offsets are written.

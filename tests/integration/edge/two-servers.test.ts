@@ -47,6 +47,9 @@ describe('chat server routing', () => {
     expect(metrics).toMatch(/^chat_edge_connections\{[^}]*\} 1$/m);
     expect(metrics).toMatch(/^chat_edge_frames_out_total\{[^}]*type="message"[^}]*\} 30$/m);
     expect(metrics).toMatch(/^chat_edge_send_ack_seconds_count\{[^}]*\} 30$/m);
+    // Every produce request is timed; bob's 30 sends took at least one.
+    const produced = /^chat_edge_produce_seconds_count\{[^}]*\} (\d+)$/m.exec(metrics);
+    expect(Number(produced?.[1])).toBeGreaterThanOrEqual(1);
   });
 
   it('two devices of one user both receive; the other device of the sender gets the copy', async () => {

@@ -30,6 +30,14 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 /**
+ * kafkajs warnings about settings this system makes on purpose, logged at debug instead. The
+ * producer's retries are bounded (see createKafka's retry) so a send fails with UNAVAILABLE
+ * instead of hanging while Kafka is down; a batch that is written after all is absorbed by the
+ * (sender, client_message_id) de-duplication downstream, which is the guarantee we rely on.
+ */
+const DELIBERATE = new Set(['Limiting retries for the idempotent producer may invalidate EoS guarantees']);
+
+/**
  * kafkajs' own socket factory leaves Nagle's algorithm on. Kafka traffic is many small requests
  * (fetches, produce batches, heartbeats) on one connection, so a small write waiting for the ACK
  * of the previous one meets the peer's delayed ACK (40 ms on Linux) and delivery latency jumps
@@ -60,7 +68,7 @@ export function createKafka(options: KafkaOptions): Kafka {
       ({ level, log: entry }: LogEntry) => {
         if (!log) return;
         const { message, ...rest } = entry;
-        log[LEVELS[level] ?? 'info'](rest, message);
+        log[DELIBERATE.has(message) ? 'debug' : (LEVELS[level] ?? 'info')](rest, message);
       },
   });
 }

@@ -5,7 +5,7 @@
  * the checker must find nothing lost, doubled or reordered.
  *
  * CI runs a short version (25 s), `npm run test:faults` 60 s; the full 10-minute soak:
- *   SOAK_SECONDS=600 npm run test:faults -- tests/reliability/soak.test.ts
+ *   CHAT_FAULTS=1 SOAK_SECONDS=600 npx vitest run tests/reliability/soak.test.ts
  * SOAK_RATE is messages per second over all pairs (default 150; set it to half the sustainable
  * rate the benchmarks measured).
  */

@@ -20,6 +20,7 @@ export type DiscoveryConfig = Required<
     | 'kafkaBrokers'
     | 'topics'
     | 'corsOrigins'
+    | 'http2IdleTimeoutMs'
   >
 >;
 
@@ -27,7 +28,8 @@ export type DiscoveryConfig = Required<
  * Reads DISCOVERY_HOST (default 127.0.0.1), DISCOVERY_PORT (50051), ZOOKEEPER_CONNECT
  * (127.0.0.1:2181), CHAT_ZK_BASE_PATH (/chat/servers), ZOOKEEPER_SESSION_TIMEOUT_MS (6000, 1000..60000), KAFKA_BROKERS
  * (127.0.0.1:9092), CHAT_TOPIC_MESSAGES/CHAT_TOPIC_PRESENCE (see topicsFromEnv) and
- * DISCOVERY_CORS_ORIGINS (comma-separated origins or *, default *).
+ * DISCOVERY_CORS_ORIGINS (comma-separated origins or *, default *) and
+ * DISCOVERY_HTTP2_IDLE_TIMEOUT_MS (300000; 0 = never).
  */
 export function readDiscoveryConfig(env: Env = process.env): DiscoveryConfig {
   const host = envString(env, 'DISCOVERY_HOST', '127.0.0.1');
@@ -58,5 +60,6 @@ export function readDiscoveryConfig(env: Env = process.env): DiscoveryConfig {
     kafkaBrokers: envHostPorts(env, 'KAFKA_BROKERS', COMMON_DEFAULTS.kafkaBrokers),
     topics: topicsFromEnv(env),
     corsOrigins,
+    http2IdleTimeoutMs: envInt(env, 'DISCOVERY_HTTP2_IDLE_TIMEOUT_MS', 300_000, 0, 86_400_000),
   };
 }

@@ -23,6 +23,15 @@ const SNIFF_BYTES = 4;
 /** A connection that sends nothing for this long is closed, in ms. */
 const SNIFF_TIMEOUT_MS = 10_000;
 
+/** Options of {@link createDualServer}. */
+export interface DualServerOptions {
+  /**
+   * An HTTP/2 connection with no stream open and no frame for this long is closed gracefully
+   * (GOAWAY; clients reconnect on their next call), in ms. 0 = never. Default 300000 (5 min).
+   */
+  http2IdleTimeoutMs?: number;
+}
+
 /** The TCP listener and the two protocol servers behind it. */
 export interface DualServer {
   readonly tcp: net.Server;
@@ -35,8 +44,25 @@ export interface DualServer {
 }
 
 /** Creates the servers; call `tcp.listen(...)` to serve. */
-export function createDualServer(handler: DualHandler): DualServer {
+export function createDualServer(handler: DualHandler, options: DualServerOptions = {}): DualServer {
   const h2 = http2.createServer({}, handler);
+  // Without a timeout an idle HTTP/2 connection is held forever. Node calls the 'timeout'
+  // listener with the session after that long without a frame; a session with streams still
+  // open (a quiet Health.Watch, say) is left alone.
+  const idleMs = options.http2IdleTimeoutMs ?? 300_000;
+  if (idleMs > 0) {
+    const open = new WeakMap<http2.Http2Session, number>();
+    h2.on('stream', (stream) => {
+      const session = stream.session;
+      if (!session) return;
+      open.set(session, (open.get(session) ?? 0) + 1);
+      stream.once('close', () => open.set(session, (open.get(session) ?? 1) - 1));
+    });
+    h2.setTimeout(idleMs);
+    h2.on('timeout', (session: http2.Http2Session) => {
+      if (!session.closed && !session.destroyed && !open.get(session)) session.close();
+    });
+  }
   // The HTTP/1.1 server never listens itself, so its own idle-connection tracking is off:
   // count requests in flight per socket here.
   const busy = new Map<net.Socket, number>();

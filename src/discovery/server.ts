@@ -66,6 +66,8 @@ export interface DiscoveryServerOptions {
   corsOrigins?: string[];
   /** Largest request message in bytes. Default {@link DEFAULT_MAX_REQUEST_BYTES}. */
   maxRequestBytes?: number;
+  /** An idle HTTP/2 connection (no open stream, no frame) is closed after this long, ms; 0 = never. Default 300000. */
+  http2IdleTimeoutMs?: number;
   /** Random source for breaking ties between equally loaded servers. Default Math.random. */
   random?: RandomFn;
   /** Default: a pino logger named "discovery". */
@@ -184,7 +186,7 @@ export function createDiscoveryServer(options: DiscoveryServerOptions): Discover
   });
   const handler = withCors(rpc, corsOrigins);
 
-  const dual = createDualServer(handler);
+  const dual = createDualServer(handler, { http2IdleTimeoutMs: options.http2IdleTimeoutMs });
   const { tcp, h2, sockets } = dual;
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (session) => {

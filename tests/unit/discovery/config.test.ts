@@ -13,6 +13,7 @@ describe('readDiscoveryConfig', () => {
       kafkaBrokers: ['127.0.0.1:9092'],
       topics: { messages: 'chat.messages', presence: 'chat.presence' },
       corsOrigins: ['*'],
+      http2IdleTimeoutMs: 300_000,
     });
   });
 
@@ -26,6 +27,7 @@ describe('readDiscoveryConfig', () => {
       CHAT_TOPIC_PRESENCE: 'p.test',
       CHAT_ZK_BASE_PATH: '/staging/chat/servers',
       DISCOVERY_CORS_ORIGINS: 'http://a.test:8080, https://b.test',
+      DISCOVERY_HTTP2_IDLE_TIMEOUT_MS: '0',
     });
     expect(config).toMatchObject({
       host: '0.0.0.0',
@@ -35,6 +37,7 @@ describe('readDiscoveryConfig', () => {
       sessionTimeoutMs: 10000,
       kafkaBrokers: ['k:9092'],
       corsOrigins: ['http://a.test:8080', 'https://b.test'],
+      http2IdleTimeoutMs: 0,
     });
     expect(config.topics.presence).toBe('p.test');
   });

@@ -103,8 +103,8 @@ it(
         `${proc.name} heap ${(heapMid / MiB).toFixed(1)} -> ${(heapLast / MiB).toFixed(1)} MiB, ` +
           `rss ${(rssMid / MiB).toFixed(1)} -> ${(rssLast / MiB).toFixed(1)} MiB`,
       );
-      // Lenient on purpose: a chat server remembers each acked send for resend de-duplication (10 min,
-      // up to 100,000 entries, ~0.8 KiB each), so its live heap rises slowly until that window is full.
+      // Lenient on purpose: a chat server remembers each acked send for resend de-duplication (2 min,
+      // up to 50,000 entries, ~0.8 KiB each), so its live heap rises until that window is full.
       expect(heapLast, `${proc.name} live heap grew`).toBeLessThanOrEqual(heapMid * 1.25 + 8 * MiB);
       expect(rssLast, `${proc.name} RSS grew`).toBeLessThanOrEqual(rssMid * 1.2 + 16 * MiB);
     }

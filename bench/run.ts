@@ -9,7 +9,7 @@
  * BENCH_WRITER_ROWS, BENCH_DISCOVERY_RATE, BENCH_DISCOVERY_MS, BENCH_VERBOSE=1 (server logs),
  * BENCH_NO_REPORT=1 (skip rendering docs/benchmarks.md), BENCH_NICE (priority of the bench's
  * processes, e.g. -10 on a shared machine), BENCH_NICE_INFRA=1 (the same priority for Kafka,
- * ZooKeeper and PostgreSQL during the run, restored after), BENCH_QUIET_CORES, BENCH_QUIET_WAIT_MS. See docs/benchmarks.md.
+ * ZooKeeper and PostgreSQL during the run, restored after), BENCH_QUIET_CORES, BENCH_QUIET_WAIT_MS, BENCH_KAFKA_WARMUP_MS. See docs/benchmarks.md.
  */
 
 import { infraProcesses } from './harness/proc-stats.js';

@@ -27,6 +27,7 @@ export async function runFanout(config: BenchConfig, log: Log): Promise<Record<s
   const system = await startOurSystem({ runId: id, edges: counts[0]!, writer: true, discovery: false });
   const rows: Array<Record<string, unknown>> = [];
   try {
+    await system.warmUp(config.kafkaWarmupMs, config.fanoutRate, config.users, log);
     for (const [i, count] of counts.entries()) {
       if (i > 0) await system.setEdges(count);
       await waitForQuiet(config, log);

@@ -74,6 +74,7 @@ export async function runEndToEnd(
     sendPathInsert: seed,
   });
   try {
+    await system.warmUp(config.kafkaWarmupMs, Math.min(2000, config.rates[0] ?? 2000), config.users, log);
     let steps = 0;
     const result = await sweep(
       config.rates,

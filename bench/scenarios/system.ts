@@ -7,6 +7,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { ensureInfra, type Infra } from '../../src/infra/infra.js';
 import { ensureTopics, retryWhileSettling, type Topics, topicEnds } from '../../src/shared/topics.js';
 import { infraProcesses, type WatchedProcess } from '../harness/proc-stats.js';
+import { runGenerators } from '../harness/run-generators.js';
 import {
   type BenchService,
   lastWord,
@@ -47,6 +48,11 @@ export interface OurSystem {
   prepareConnects(): Promise<void>;
   /** Stops and restarts the chat servers with a new count (fan-out scenario). */
   setEdges(count: number): Promise<void>;
+  /**
+   * Unrecorded load for `ms` at `rate` msg/s over `users` connections, so the Kafka broker's JVM is warm (JIT) before the
+   * first measured step, as it is in any deployment that has run for a while.
+   */
+  warmUp(ms: number, rate: number, users: number, log: (line: string) => void): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -158,6 +164,25 @@ export async function startOurSystem(options: OurSystemOptions): Promise<OurSyst
     async setEdges(count) {
       await stopBenchServices(edges);
       await startEdges(count);
+    },
+    async warmUp(ms, rate, users, log) {
+      if (ms <= 0) return;
+      log(`  warming up Kafka: ${rate} msg/s for ${Math.round(ms / 1000)} s, not recorded`);
+      await markStored();
+      await runGenerators({
+        transport: { kind: 'frames', urls: system.edgeUrls, authSecret: BENCH_SECRET },
+        load: {
+          prefix: `${options.runId}-warmup`,
+          users,
+          servers: edges.length,
+          rate,
+          warmupMs: 0,
+          durationMs: ms,
+          drainMs: 2000,
+          bodyBytes: 100,
+          connectConcurrency: 50,
+        },
+      });
     },
     async stop() {
       await stopBenchServices(edges);

@@ -29,6 +29,7 @@ const config: BenchConfig = readBenchConfig({
   heartbeatMs: 500,
   half: false,
   quietCores: 0,
+  kafkaWarmupMs: 500,
   generators: 1,
   resultsDir: dir,
 });

@@ -114,7 +114,7 @@ export async function renderReport(dir = join(PROJECT_ROOT, 'bench', 'results'))
     '## How it is measured',
     '',
     "- **Load generator** (bench/harness/): separate child processes from every server; open loop: message k is due at t0 + k/rate and every latency is measured from that intended time (no coordinated omission). Users chat in fixed pairs, the two of a pair on different chat servers; unique client_message_id per message; HDR histograms. Latencies: send -> SendAck, and send -> the ChatMessage on the recipient's socket (sender and recipient sockets live in the same generator process, one clock).",
-    '- **Warm Kafka**: scenarios that use Kafka first run 45 s of unrecorded load (BENCH_KAFKA_WARMUP_MS): a broker JVM started moments before spends about twice the CPU of a warm one for its first minutes (JIT), which otherwise lowers the first results by a third.',
+    '- **Warm Kafka**: scenarios that use Kafka first run 2 minutes of unrecorded load (BENCH_KAFKA_WARMUP_MS): a broker JVM started moments before spends about twice the CPU of a warm one for its first minutes (JIT), which otherwise lowers the first results by a third.',
     '- **Sustainable** = delivered >= 97% of offered, < 0.1% errors or undelivered after the drain, delivery p99 < 100 ms. Rates rise until the first step that is not; then one run at half the best rate.',
     '- **CPU and memory** of every process (chat servers, writer, discovery, Kafka and ZooKeeper JVMs, all PostgreSQL processes, Redis, generators) from /proc/<pid>/stat and /proc/<pid>/status, over the measured window. PostgreSQL RSS sums shared memory of its processes and is only indicative. *Other load* = busy cores of the machine (/proc/stat) not spent by the measured processes: other work on this shared 2-core machine, which inflates latencies. *Generator lag* = how late the generator itself sent against its timeline (it is counted in the latencies; a large value means the generator was starved too).',
     '- Scenarios: `npm run bench -- relay socketio e2e seed fanout connections components` (any subset; knobs in bench/run.ts and bench/scenarios/common.ts).',
@@ -157,7 +157,11 @@ export async function renderReport(dir = join(PROJECT_ROOT, 'bench', 'results'))
   md.push(
     `| writer >= 20x the per-row design | ${wr ? `${n(wr)}x (${n(writer?.writer?.rowsPerSecond)} vs ${n(writer?.perRowInsert?.rowsPerSecond)} rows/s)` : '-'} | ${verdict(wr === undefined ? undefined : wr >= 20)} |`,
   );
-  md.push('');
+  md.push(
+    '',
+    'Each verdict is one run of each step on a shared 2-core machine; how far they move between runs is under Findings.',
+    '',
+  );
 
   // Side by side
   md.push(

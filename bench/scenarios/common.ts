@@ -43,7 +43,7 @@ export interface BenchConfig {
   quietWaitMs: number;
   /**
    * Unrecorded load before the first step of a scenario that uses Kafka, ms (BENCH_KAFKA_WARMUP_MS,
-   * default 45000; 0 skips it). A broker JVM started moments before spends twice the CPU of a warm
+   * default 120000; 0 skips it). A broker JVM started moments before spends twice the CPU of a warm
    * one for its first minute or two (JIT), which showed up as a 30-40% lower result.
    */
   kafkaWarmupMs: number;
@@ -92,7 +92,7 @@ export function readBenchConfig(overrides: Partial<BenchConfig> = {}): BenchConf
     half: num('BENCH_HALF', 1) !== 0,
     quietCores: num('BENCH_QUIET_CORES', 0.6),
     quietWaitMs: num('BENCH_QUIET_WAIT_MS', 120000),
-    kafkaWarmupMs: num('BENCH_KAFKA_WARMUP_MS', 45000),
+    kafkaWarmupMs: num('BENCH_KAFKA_WARMUP_MS', 120000),
     generators: num('BENCH_GENERATORS', 1),
     resultsDir: process.env.BENCH_RESULTS_DIR ?? join(PROJECT_ROOT, 'bench', 'results'),
     ...overrides,

@@ -56,8 +56,7 @@ interface Item {
   topic: string;
   message: Message;
   bytes: number;
-  enqueuedAt: number;
-  /** performance.now() at enqueue (sub-millisecond, for the linger). */
+  /** performance.now() at enqueue (monotonic, sub-millisecond): for the linger and the send timeout. */
   queuedAt: number;
   resolve: () => void;
   reject: (err: Error) => void;
@@ -95,11 +94,11 @@ export function createBatchingProducer(options: BatchingProducerOptions): Batchi
 
   /** Rejects queued sends that waited too long (Kafka slow or down). */
   function sweep(): void {
-    const limit = Date.now() - sendTimeoutMs;
-    if (queue.length === 0 || queue[0]!.enqueuedAt > limit) return;
+    const limit = performance.now() - sendTimeoutMs;
+    if (queue.length === 0 || queue[0]!.queuedAt > limit) return;
     const keep: Item[] = [];
     for (const item of queue) {
-      if (item.enqueuedAt <= limit) item.reject(unavailable('Kafka did not accept the message in time'));
+      if (item.queuedAt <= limit) item.reject(unavailable('Kafka did not accept the message in time'));
       else keep.push(item);
     }
     queue = keep;
@@ -142,13 +141,12 @@ export function createBatchingProducer(options: BatchingProducerOptions): Batchi
       if (list) list.push(item.message);
       else byTopic.set(item.topic, [item.message]);
     }
-    const started = Date.now();
-    const t0 = performance.now();
+    const started = performance.now();
     let settled = false;
     const settle = (err: Error | undefined) => {
       if (settled) return;
       settled = true;
-      options.onBatch?.(batch.length, performance.now() - t0, !err);
+      options.onBatch?.(batch.length, performance.now() - started, !err);
       for (const item of batch) {
         if (err) item.reject(err);
         else item.resolve();
@@ -156,7 +154,7 @@ export function createBatchingProducer(options: BatchingProducerOptions): Batchi
     };
     const timeout = setTimeout(
       () => settle(unavailable('Kafka did not acknowledge the message in time')),
-      Math.max(1, sendTimeoutMs - (started - (batch[0]?.enqueuedAt ?? started))),
+      Math.max(1, sendTimeoutMs - (started - (batch[0]?.queuedAt ?? started))),
     );
     const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     inFlight = options.sender
@@ -186,7 +184,6 @@ export function createBatchingProducer(options: BatchingProducerOptions): Batchi
           topic,
           message,
           bytes,
-          enqueuedAt: Date.now(),
           queuedAt: performance.now(),
           resolve,
           reject,

@@ -163,7 +163,12 @@ export class Session implements CatchUpSession {
     }
     const out = gate.accept(record);
     if (out) this.sendFrame(out.frame(), 'message');
-    if (gate.live && gate.pendingLiveDupes.size === 0) this.#gate = undefined;
+    this.#dropGateWhenDone();
+  }
+
+  /** Once live, the gate is only needed while it still has live duplicates to drop. */
+  #dropGateWhenDone(): void {
+    if (this.#gate?.live && this.#gate.pendingLiveDupes.size === 0) this.#gate = undefined;
   }
 
   #forgetOwnSend(clientMessageId: string): boolean {
@@ -362,8 +367,7 @@ export class Session implements CatchUpSession {
         maxPendingBytes: Math.min(1024 * 1024, options.maxBufferedBytes / 4),
       });
       if (this.#closing) return;
-      // Live now: the gate is only needed while it still has live duplicates to drop.
-      if (this.#gate?.pendingLiveDupes.size === 0) this.#gate = undefined;
+      this.#dropGateWhenDone();
       metrics.catchUpSeconds.observe((Date.now() - this.#connectedAt) / 1000);
       metrics.catchUpMessages.inc(result.delivered);
       metrics.catchUpRewinds.inc(result.rewinds);

@@ -5,6 +5,8 @@
 export {
   createWriter,
   DEFAULT_WRITER_CONCURRENCY,
+  DEFAULT_WRITER_FETCH_MAX_WAIT_MS,
+  DEFAULT_WRITER_FETCH_MIN_BYTES,
   DEFAULT_WRITER_GROUP,
   type Writer,
   type WriterOptions,

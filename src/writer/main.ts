@@ -10,7 +10,13 @@ import { envInt, envPort, envString, readCommonConfig } from '../shared/config.j
 import { createLogger } from '../shared/logger.js';
 import { onShutdown } from '../shared/shutdown.js';
 import { topicsFromEnv } from '../shared/topics.js';
-import { createWriter, DEFAULT_WRITER_CONCURRENCY, DEFAULT_WRITER_GROUP } from './index.js';
+import {
+  createWriter,
+  DEFAULT_WRITER_CONCURRENCY,
+  DEFAULT_WRITER_FETCH_MAX_WAIT_MS,
+  DEFAULT_WRITER_FETCH_MIN_BYTES,
+  DEFAULT_WRITER_GROUP,
+} from './index.js';
 
 const logger = createLogger({ name: 'writer' });
 const env = process.env;
@@ -23,8 +29,8 @@ try {
     groupId: envString(env, 'WRITER_GROUP_ID', DEFAULT_WRITER_GROUP),
     topics: topicsFromEnv(env),
     concurrency: envInt(env, 'WRITER_CONCURRENCY', DEFAULT_WRITER_CONCURRENCY, 1, 64),
-    fetchMinBytes: envInt(env, 'WRITER_FETCH_MIN_BYTES', 65536, 1, 64 * 1024 * 1024),
-    fetchMaxWaitMs: envInt(env, 'WRITER_FETCH_MAX_WAIT_MS', 50, 1, 10000),
+    fetchMinBytes: envInt(env, 'WRITER_FETCH_MIN_BYTES', DEFAULT_WRITER_FETCH_MIN_BYTES, 1, 64 * 1024 * 1024),
+    fetchMaxWaitMs: envInt(env, 'WRITER_FETCH_MAX_WAIT_MS', DEFAULT_WRITER_FETCH_MAX_WAIT_MS, 1, 10000),
     opsHost: envString(env, 'WRITER_OPS_HOST', '127.0.0.1'),
     opsPort: envPort(env, 'WRITER_OPS_PORT', 9400),
     logger,

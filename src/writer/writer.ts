@@ -48,6 +48,11 @@ interface Lane {
  */
 export const DEFAULT_WRITER_CONCURRENCY = 2;
 
+/** Default {@link WriterOptions.fetchMinBytes}. */
+export const DEFAULT_WRITER_FETCH_MIN_BYTES = 65536;
+/** Default {@link WriterOptions.fetchMaxWaitMs}. */
+export const DEFAULT_WRITER_FETCH_MAX_WAIT_MS = 50;
+
 /** The consumer group writers share by default. */
 export const DEFAULT_WRITER_GROUP = 'chat-writer';
 
@@ -166,8 +171,8 @@ function resolveOptions(options: WriterOptions) {
     concurrency: positiveInt('concurrency', options.concurrency, DEFAULT_WRITER_CONCURRENCY),
     maxBytesPerPartition: positiveInt('maxBytesPerPartition', options.maxBytesPerPartition, 2 * 1024 * 1024),
     maxBytes: positiveInt('maxBytes', options.maxBytes, 16 * 1024 * 1024),
-    fetchMinBytes: positiveInt('fetchMinBytes', options.fetchMinBytes, 65536),
-    fetchMaxWaitMs: positiveInt('fetchMaxWaitMs', options.fetchMaxWaitMs, 50),
+    fetchMinBytes: positiveInt('fetchMinBytes', options.fetchMinBytes, DEFAULT_WRITER_FETCH_MIN_BYTES),
+    fetchMaxWaitMs: positiveInt('fetchMaxWaitMs', options.fetchMaxWaitMs, DEFAULT_WRITER_FETCH_MAX_WAIT_MS),
     retryInitialMs,
     retryMaxMs,
     queryTimeoutMs: positiveInt('queryTimeoutMs', options.queryTimeoutMs, 30000),

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../src/infra/paths.js';
 import { runGenerators } from './harness/run-generators.js';
 import { describe, readBenchConfig, runId } from './scenarios/common.js';
-import { BENCH_SECRET, startOurSystem } from './scenarios/system.js';
+import { startOurSystem } from './scenarios/system.js';
 
 interface ProfileNode {
   id: number;
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   let line = '';
   try {
     const r = await runGenerators({
-      transport: { kind: 'frames', urls: system.edgeUrls, authSecret: BENCH_SECRET },
+      transport: system.transport,
       load: {
         prefix: `${id}-p`,
         users: config.users,

@@ -32,7 +32,7 @@ export async function runFanout(config: BenchConfig, log: Log): Promise<Record<s
       if (i > 0) await system.setEdges(count);
       await waitForQuiet(config, log);
       const r = await runGenerators({
-        transport: { kind: 'frames', urls: system.edgeUrls, authSecret: BENCH_SECRET },
+        transport: system.transport,
         load: {
           prefix: `${id}-e${count}`,
           users: config.users,

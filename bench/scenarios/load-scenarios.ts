@@ -85,8 +85,7 @@ export async function runEndToEnd(
         // sessions, heap or consumer lag left over from the step before).
         if (steps++ > 0) await system.setEdges(2);
         await system.prepareConnects();
-        const transport: TransportSpec = { kind: 'frames', urls: system.edgeUrls, authSecret: BENCH_SECRET };
-        return runStep(config, transport, `${id}-r${rate}`, rate, system.watch, log);
+        return runStep(config, system.transport, `${id}-r${rate}`, rate, system.watch, log);
       },
       log,
     );

@@ -15,6 +15,7 @@ import {
   stopBenchServices,
   watched,
 } from '../harness/services.js';
+import type { TransportSpec } from '../harness/transport.js';
 
 /** The HS256 secret of bench tokens (bench only). */
 export const BENCH_SECRET = 'bench-only-secret-bench-only-secret-0123456789';
@@ -39,6 +40,8 @@ export interface OurSystemOptions {
 export interface OurSystem {
   infra: Infra;
   edgeUrls: string[];
+  /** How the generator reaches the current chat servers (our frames, bench tokens). */
+  readonly transport: TransportSpec;
   edges: BenchService[];
   services: BenchService[];
   topics: Topics;
@@ -154,6 +157,9 @@ export async function startOurSystem(options: OurSystemOptions): Promise<OurSyst
     get edgeUrls() {
       return edges.map((e) => lastWord(e.readyLine));
     },
+    get transport(): TransportSpec {
+      return { kind: 'frames', urls: system.edgeUrls, authSecret: BENCH_SECRET };
+    },
     get services() {
       return [...services, ...edges];
     },
@@ -170,7 +176,7 @@ export async function startOurSystem(options: OurSystemOptions): Promise<OurSyst
       log(`  warming up Kafka: ${rate} msg/s for ${Math.round(ms / 1000)} s, not recorded`);
       await markStored();
       await runGenerators({
-        transport: { kind: 'frames', urls: system.edgeUrls, authSecret: BENCH_SECRET },
+        transport: system.transport,
         load: {
           prefix: `${options.runId}-warmup`,
           users,

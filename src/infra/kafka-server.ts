@@ -143,7 +143,15 @@ export async function startKafka(port: number, timeoutMs = 90000): Promise<boole
   return true;
 }
 
-/** A KRaft cluster id: 16 random bytes, base64url without padding (22 characters). */
-function clusterId(): string {
-  return Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+/**
+ * A KRaft cluster id: 16 random bytes, base64url without padding (22 characters). Like Kafka's
+ * own `Uuid.randomUuid()`, it never starts with `-`: `kafka-storage format -t -Abc…` reads such
+ * an id as an option and fails with "argument --cluster-id/-t: expected one argument" (one fresh
+ * start in 64 did, before this rule).
+ */
+export function clusterId(random: () => string = randomUUID): string {
+  for (;;) {
+    const id = Buffer.from(random().replaceAll('-', ''), 'hex').toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }

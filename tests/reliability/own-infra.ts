@@ -32,10 +32,14 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A port p with p and p+1 free (Kafka's controller listens on port+1). */
+/**
+ * A port p with p and p+1 free (Kafka's controller listens on port+1). Drawn below Linux's
+ * ephemeral range (32768 and up by default), so an outgoing connection cannot take the port
+ * between this check and the server's bind.
+ */
 async function freePortPair(): Promise<number> {
   for (let i = 0; i < 50; i++) {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = 20000 + Math.floor(Math.random() * 12000);
     if ((await portFree(port)) && (await portFree(port + 1))) return port;
   }
   throw new Error('no free port pair found');

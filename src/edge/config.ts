@@ -20,6 +20,7 @@ import type { Logger } from '../shared/logger.js';
 import { CHAT_SERVERS_PATH, zkBasePathFromEnv } from '../shared/registry.js';
 import { DEFAULT_TOPICS, type Topics, topicsFromEnv } from '../shared/topics.js';
 import { DEFAULT_WRITER_GROUP } from '../writer/index.js';
+import { DEFAULT_LINGER_MS } from './batching-producer.js';
 
 /** Options of createEdgeServer. */
 export interface EdgeOptions {
@@ -61,7 +62,7 @@ export interface EdgeOptions {
   sendBurst?: number;
   /** Allowed Origin header values; a disallowed Origin gets HTTP 403. Default: any (and none). */
   allowedOrigins?: string[];
-  /** How long the batching producer waits for more sends, in ms. Default 2. */
+  /** How long the batching producer waits for more sends (Kafka's linger.ms), in ms. Default 5. */
   lingerMs?: number;
   /** Most messages per Kafka request. Default 500. */
   maxBatch?: number;
@@ -153,7 +154,7 @@ export function resolveEdgeOptions(o: EdgeOptions): ResolvedEdgeOptions {
     sendRatePerSecond: positive('sendRatePerSecond', o.sendRatePerSecond ?? 100, 0.001),
     sendBurst: positive('sendBurst', o.sendBurst ?? 200),
     allowedOrigins: o.allowedOrigins,
-    lingerMs: positive('lingerMs', o.lingerMs ?? 2, 0),
+    lingerMs: positive('lingerMs', o.lingerMs ?? DEFAULT_LINGER_MS, 0),
     maxBatch: positive('maxBatch', o.maxBatch ?? 500),
     maxBatchBytes: positive('maxBatchBytes', o.maxBatchBytes ?? 900_000, 1024),
     maxQueuedSends: positive('maxQueuedSends', o.maxQueuedSends ?? 20000),
@@ -223,6 +224,7 @@ export function readEdgeEnv(env: Env = process.env): Omit<EdgeOptions, 'logger'>
     maxBodyBytes: envInt(env, 'EDGE_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, 16 * 1024 * 1024),
     sendRatePerSecond: envInt(env, 'EDGE_SEND_RATE', 100, 1, 1_000_000),
     sendBurst: envInt(env, 'EDGE_SEND_BURST', 200, 1, 1_000_000),
+    lingerMs: envInt(env, 'EDGE_PRODUCE_LINGER_MS', DEFAULT_LINGER_MS, 0, 1000),
     maxBufferedBytes: envInt(env, 'EDGE_MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     ...(origins !== undefined && {
       allowedOrigins: origins

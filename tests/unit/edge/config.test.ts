@@ -27,7 +27,7 @@ describe('edge options', () => {
       maxBodyBytes: 65536,
       sendRatePerSecond: 100,
       sendBurst: 200,
-      lingerMs: 2,
+      lingerMs: 5,
       maxBatch: 500,
       catchUpTimeoutMs: 15000,
       catchUpPageSize: 500,
@@ -54,10 +54,12 @@ describe('edge options', () => {
       EDGE_PORT: '0',
       EDGE_SEND_PATH_INSERT: 'true',
       EDGE_ALLOWED_ORIGINS: 'https://a, https://b',
+      EDGE_PRODUCE_LINGER_MS: '0',
     };
     expect(readEdgeEnv(env)).toMatchObject({
       port: 0,
       sendPathInsert: true,
+      lingerMs: 0,
       allowedOrigins: ['https://a', 'https://b'],
       topics: { messages: 'chat.messages', presence: 'chat.presence' },
     });
@@ -66,5 +68,8 @@ describe('edge options', () => {
       /^EDGE_HEARTBEAT_INTERVAL_MS:/,
     );
     expect(message(() => readEdgeEnv({ ...env, EDGE_PUBLIC_URL: 'http://x' }))).toMatch(/^EDGE_PUBLIC_URL:/);
+    expect(message(() => readEdgeEnv({ ...env, EDGE_PRODUCE_LINGER_MS: '-1' }))).toMatch(
+      /^EDGE_PRODUCE_LINGER_MS:/,
+    );
   });
 });

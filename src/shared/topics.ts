@@ -3,6 +3,7 @@
  * object (defaults below) so tests can use unique topics without touching shared state.
  */
 import type { Admin } from 'kafkajs';
+import { type Env, envString } from './config.js';
 import { ChatBackendError } from './errors.js';
 
 /** Topic names used by one deployment. */
@@ -108,16 +109,15 @@ async function createTopics(admin: Admin, topics: Topics, layout: TopicLayout): 
  * Topic names from the environment, the same variables for every service:
  * CHAT_TOPIC_MESSAGES (default "chat.messages") and CHAT_TOPIC_PRESENCE (default "chat.presence").
  */
-export function topicsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): Topics {
-  const name = (variable: string, fallback: string) => {
-    const value = env[variable]?.trim() || fallback;
+export function topicsFromEnv(env: Env = process.env): Topics {
+  const valid = (variable: string, value: string) => {
     if (!/^[A-Za-z0-9._-]{1,249}$/.test(value)) {
       throw new ChatBackendError('CHAT_ERR_CONFIG', `${variable}: not a valid Kafka topic name: "${value}"`);
     }
     return value;
   };
   return {
-    messages: name('CHAT_TOPIC_MESSAGES', DEFAULT_TOPICS.messages),
-    presence: name('CHAT_TOPIC_PRESENCE', DEFAULT_TOPICS.presence),
+    messages: valid('CHAT_TOPIC_MESSAGES', envString(env, 'CHAT_TOPIC_MESSAGES', DEFAULT_TOPICS.messages)),
+    presence: valid('CHAT_TOPIC_PRESENCE', envString(env, 'CHAT_TOPIC_PRESENCE', DEFAULT_TOPICS.presence)),
   };
 }

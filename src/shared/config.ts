@@ -57,6 +57,22 @@ export function envHostPorts(env: Env, name: string, fallback: string): string[]
   return parts;
 }
 
+/**
+ * A string matching `pattern`, or the default when unset or blank; anything else fails with
+ * `<name>: <problem> "<value>"`.
+ */
+export function envMatching(
+  env: Env,
+  name: string,
+  fallback: string,
+  pattern: RegExp,
+  problem: string,
+): string {
+  const value = raw(env, name) ?? fallback;
+  if (!pattern.test(value)) throw configError(name, `${problem} "${value}"`);
+  return value;
+}
+
 /** A TCP port, 0 meaning "any free port". */
 export function envPort(env: Env, name: string, fallback: number): number {
   return envInt(env, name, fallback, 0, 65535);

@@ -14,6 +14,7 @@
  */
 import { create, toBinary } from '@bufbuild/protobuf';
 import { ChatServerSchema } from '../../gen/chat/v1/discovery_pb.js';
+import { type Env, envMatching } from './config.js';
 import { ChatBackendError } from './errors.js';
 import type { Logger } from './logger.js';
 import { isNodeExists, isNoNode, type ZkClient } from './zookeeper.js';
@@ -264,13 +265,12 @@ export function createRegistration(options: RegistrationOptions): Registration {
  * The registration parent path from the environment, the same variable for chat servers and
  * discovery: CHAT_ZK_BASE_PATH (default {@link CHAT_SERVERS_PATH}).
  */
-export function zkBasePathFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  const value = env.CHAT_ZK_BASE_PATH?.trim() || CHAT_SERVERS_PATH;
-  if (!/^(\/[A-Za-z0-9._:-]+)+$/.test(value)) {
-    throw new ChatBackendError(
-      'CHAT_ERR_CONFIG',
-      `CHAT_ZK_BASE_PATH: expected an absolute ZooKeeper path like /chat/servers, got "${value}"`,
-    );
-  }
-  return value;
+export function zkBasePathFromEnv(env: Env = process.env): string {
+  return envMatching(
+    env,
+    'CHAT_ZK_BASE_PATH',
+    CHAT_SERVERS_PATH,
+    /^(\/[A-Za-z0-9._:-]+)+$/,
+    'expected an absolute ZooKeeper path like /chat/servers, got',
+  );
 }

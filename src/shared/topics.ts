@@ -3,8 +3,7 @@
  * object (defaults below) so tests can use unique topics without touching shared state.
  */
 import type { Admin } from 'kafkajs';
-import { type Env, envString } from './config.js';
-import { ChatBackendError } from './errors.js';
+import { type Env, envMatching } from './config.js';
 
 /** Topic names used by one deployment. */
 export interface Topics {
@@ -105,19 +104,17 @@ async function createTopics(admin: Admin, topics: Topics, layout: TopicLayout): 
   });
 }
 
+/** What Kafka accepts as a topic name. */
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+const NOT_A_TOPIC = 'not a valid Kafka topic name:';
+
 /**
  * Topic names from the environment, the same variables for every service:
  * CHAT_TOPIC_MESSAGES (default "chat.messages") and CHAT_TOPIC_PRESENCE (default "chat.presence").
  */
 export function topicsFromEnv(env: Env = process.env): Topics {
-  const valid = (variable: string, value: string) => {
-    if (!/^[A-Za-z0-9._-]{1,249}$/.test(value)) {
-      throw new ChatBackendError('CHAT_ERR_CONFIG', `${variable}: not a valid Kafka topic name: "${value}"`);
-    }
-    return value;
-  };
   return {
-    messages: valid('CHAT_TOPIC_MESSAGES', envString(env, 'CHAT_TOPIC_MESSAGES', DEFAULT_TOPICS.messages)),
-    presence: valid('CHAT_TOPIC_PRESENCE', envString(env, 'CHAT_TOPIC_PRESENCE', DEFAULT_TOPICS.presence)),
+    messages: envMatching(env, 'CHAT_TOPIC_MESSAGES', DEFAULT_TOPICS.messages, TOPIC_NAME, NOT_A_TOPIC),
+    presence: envMatching(env, 'CHAT_TOPIC_PRESENCE', DEFAULT_TOPICS.presence, TOPIC_NAME, NOT_A_TOPIC),
   };
 }
